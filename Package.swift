@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Kernels are written with Swift SIMD types; without an explicit CPU target the
+// compiler emits SSE2 only and `addingProduct` becomes a libm call per lane.
+// `cascadelake` = AVX-512 F/CD/BW/DQ/VL + VNNI + FMA: the common subset of every
+// machine we run on (Intel Cascade Lake / Emerald Rapids, AMD Zen 4). Anything
+// beyond it (AVX512-BF16, AMX) is detected at run time, never assumed.
+#if arch(x86_64)
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "cascadelake"])]
+#else
+let cpuFlags: [SwiftSetting] = []
+#endif
+
+let kernelFlags: [SwiftSetting] = cpuFlags + [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Verdant",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "verdant", targets: ["verdant"]),
+        .library(name: "VerdantTensors", targets: ["VerdantTensors"]),
+        .library(name: "VerdantTokenizer", targets: ["VerdantTokenizer"]),
+        .library(name: "VerdantModels", targets: ["VerdantModels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Tensors, numeric kernels, thread pool, CPU feature detection.
+        .target(name: "VerdantTensors", swiftSettings: kernelFlags),
+        // Hugging Face tokenizer.json (byte-level BPE and friends).
+        .target(name: "VerdantTokenizer", swiftSettings: kernelFlags),
+        // Checkpoint formats (safetensors, config.json), architectures, generation.
+        .target(name: "VerdantModels", dependencies: ["VerdantTensors", "VerdantTokenizer"],
+                swiftSettings: kernelFlags),
+        .executableTarget(
+            name: "verdant",
+            dependencies: [
+                "VerdantModels", "VerdantTensors", "VerdantTokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: cpuFlags),
+        .testTarget(name: "VerdantTensorsTests", dependencies: ["VerdantTensors"],
+                    swiftSettings: cpuFlags),
+        .testTarget(name: "VerdantTokenizerTests", dependencies: ["VerdantTokenizer"],
+                    resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "VerdantModelsTests", dependencies: ["VerdantModels", "VerdantTensors"],
+                    resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+    ],
+    swiftLanguageModes: [.v6]
+)

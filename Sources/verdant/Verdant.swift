@@ -1,0 +1,12 @@
+import ArgumentParser
+
+@main
+struct Verdant: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verdant",
+        abstract: "Green compression and CPU inference for large language models of code.",
+        subcommands: [
+            // Each subcommand lives in its own file named after it.
+        ]
+    )
+}
