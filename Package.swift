@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "VerdantTensors", targets: ["VerdantTensors"]),
         .library(name: "VerdantTokenizer", targets: ["VerdantTokenizer"]),
         .library(name: "VerdantModels", targets: ["VerdantModels"]),
+        .library(name: "VerdantEval", targets: ["VerdantEval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,10 +37,13 @@ let package = Package(
         // Checkpoint formats (safetensors, config.json), architectures, generation.
         .target(name: "VerdantModels", dependencies: ["VerdantTensors", "VerdantTokenizer"],
                 swiftSettings: kernelFlags),
+        // Effectiveness and green measurement: perplexity, code tasks, speed, energy.
+        .target(name: "VerdantEval", dependencies: ["VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+                swiftSettings: kernelFlags),
         .executableTarget(
             name: "verdant",
             dependencies: [
-                "VerdantModels", "VerdantTensors", "VerdantTokenizer",
+                "VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
@@ -47,7 +51,7 @@ let package = Package(
                     swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTokenizerTests", dependencies: ["VerdantTokenizer"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-        .testTarget(name: "VerdantModelsTests", dependencies: ["VerdantModels", "VerdantTensors"],
+        .testTarget(name: "VerdantModelsTests", dependencies: ["VerdantModels", "VerdantTensors", "VerdantEval"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v6]

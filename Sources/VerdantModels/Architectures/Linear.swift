@@ -1,0 +1,55 @@
+import VerdantTensors
+
+/// A linear layer y = x·Wᵀ + b whose weight may be stored in any `WeightFormat`:
+/// float checkpoints and quantized ones run through this one type.
+public struct Linear: Sendable {
+    /// [outFeatures, inFeatures]
+    public var weight: WeightMatrix
+    /// [outFeatures]
+    public var bias: [Float]?
+
+    public init(weight: WeightMatrix, bias: [Float]? = nil) {
+        self.weight = weight
+        self.bias = bias
+    }
+
+    public var inFeatures: Int { weight.cols }
+    public var outFeatures: Int { weight.rows }
+
+    /// x: [rows, inFeatures] → y: [rows, outFeatures]
+    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        matmul(x, rows: rows, weight, y, pool: pool)
+        if let bias {
+            bias.withUnsafeBufferPointer { b in
+                for r in 0..<rows { addInPlace(y + r * outFeatures, b.baseAddress!, outFeatures) }
+            }
+        }
+    }
+}
+
+/// RMSNorm or LayerNorm with its parameters.
+public struct Norm: Sendable {
+    public enum Kind: Sendable { case rms, layer }
+    public var kind: Kind
+    /// [n]
+    public var weight: [Float]
+    /// [n], LayerNorm only
+    public var bias: [Float]?
+    public var eps: Float
+
+    /// x, y: [rows, n] (may alias)
+    public func callAsFunction(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int) {
+        let n = weight.count
+        weight.withUnsafeBufferPointer { w in
+            switch kind {
+            case .rms:
+                rmsNorm(x, y, rows: rows, n: n, weight: w.baseAddress!, eps: eps)
+            case .layer:
+                let b = bias ?? [Float](repeating: 0, count: n)
+                b.withUnsafeBufferPointer { bp in
+                    layerNorm(x, y, rows: rows, n: n, weight: w.baseAddress!, bias: bp.baseAddress!, eps: eps)
+                }
+            }
+        }
+    }
+}

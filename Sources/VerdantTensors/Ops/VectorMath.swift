@@ -1,0 +1,67 @@
+// Small SIMD helpers over f32 vectors used by norms and attention.
+
+/// Σ a[i]·b[i], n ≥ 0.
+@inline(__always)
+public func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        acc0 = acc0.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self),
+                                  UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self))
+        acc1 = acc1.addingProduct(UnsafeRawPointer(a + i + 16).loadUnaligned(as: SIMD16<Float>.self),
+                                  UnsafeRawPointer(b + i + 16).loadUnaligned(as: SIMD16<Float>.self))
+        i += 32
+    }
+    if i + 16 <= n {
+        acc0 = acc0.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self),
+                                  UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self))
+        i += 16
+    }
+    var tail: Float = 0
+    while i < n { tail += a[i] * b[i]; i += 1 }
+    return horizontalSum(acc0 + acc1) + tail
+}
+
+/// y[i] += s · x[i]
+@inline(__always)
+public func axpyF32(_ s: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    let sv = SIMD16<Float>(repeating: s)
+    var i = 0
+    while i + 16 <= n {
+        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+        let r = yv.addingProduct(sv, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
+        UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n { y[i] += s * x[i]; i += 1 }
+}
+
+/// Pairwise tree reduction: `.sum()` on SIMD types is a sequential scalar chain.
+@inline(__always)
+public func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
+@inline(__always)
+public func horizontalMax(_ v: SIMD16<Float>) -> Float {
+    let a = pointwiseMax(v.lowHalf, v.highHalf)
+    let b = pointwiseMax(a.lowHalf, a.highHalf)
+    let c = pointwiseMax(b.lowHalf, b.highHalf)
+    return max(c[0], c[1])
+}
+
+/// y[i] += x[i]
+@inline(__always)
+public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n {
+        let r = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+            + UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n { y[i] += x[i]; i += 1 }
+}
