@@ -233,3 +233,23 @@ public final class Workspace: @unchecked Sendable {
         }
     }
 }
+
+extension DecoderModel {
+    /// Bytes of weights a single decode step streams from memory: every linear
+    /// layer, the output projection, one embedding row (norms and biases are negligible).
+    public var weightBytesPerToken: Int {
+        var total = lmHead.weight.byteCount + embedding.format.rowBytes(cols: embedding.cols)
+        for layer in layers {
+            switch layer.attention {
+            case .separate(let q, let k, let v): total += q.weight.byteCount + k.weight.byteCount + v.weight.byteCount
+            case .fused(let qkv): total += qkv.weight.byteCount
+            }
+            total += layer.output.weight.byteCount
+            switch layer.mlp {
+            case .gated(let g, let u, let d): total += g.weight.byteCount + u.weight.byteCount + d.weight.byteCount
+            case .plain(let u, let d): total += u.weight.byteCount + d.weight.byteCount
+            }
+        }
+        return total
+    }
+}
