@@ -26,20 +26,30 @@ public struct DecoderLayer: Sendable {
 }
 
 /// Keys and values of every layer for the positions seen so far.
+/// Keys are stored transposed per kv head ([kvHeads, headDim, capacity]) so that
+/// attention scores 16 keys per SIMD step; values row-major per kv head
+/// ([kvHeads, capacity, headDim]).
 public final class KVCache: @unchecked Sendable {
+    /// Positions the cache can hold.
     public let capacity: Int
-    public let kvDim: Int
+    /// `capacity` rounded up to the attention key block (the row length in memory).
+    let stride: Int
+    let kvHeads: Int
+    let headDim: Int
     /// Positions filled.
     public internal(set) var count: Int = 0
-    /// per layer: [capacity, kvDim]
     let keys: [UnsafeMutablePointer<Float>]
     let values: [UnsafeMutablePointer<Float>]
 
-    public init(layers: Int, capacity: Int, kvDim: Int) {
+    public init(layers: Int, capacity: Int, kvHeads: Int, headDim: Int) {
         self.capacity = capacity
-        self.kvDim = kvDim
-        keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
-        values = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        stride = (capacity + attentionKeyBlock - 1) / attentionKeyBlock * attentionKeyBlock
+        let n = kvHeads * headDim * stride
+        // Zeroed: score blocks read whole 16-key columns, past `count` too.
+        keys = (0..<layers).map { _ in let p = UnsafeMutablePointer<Float>.allocate(capacity: n); p.initialize(repeating: 0, count: n); return p }
+        values = (0..<layers).map { _ in let p = UnsafeMutablePointer<Float>.allocate(capacity: n); p.initialize(repeating: 0, count: n); return p }
     }
 
     deinit {
@@ -52,5 +62,22 @@ public final class KVCache: @unchecked Sendable {
     /// Forget positions from `length` on (e.g. to reuse a shared prefix).
     public func truncate(to length: Int) { count = min(count, max(0, length)) }
 
-    public var byteCount: Int { keys.count * 2 * capacity * kvDim * 4 }
+    public var byteCount: Int { keys.count * 2 * kvHeads * headDim * stride * 4 }
+
+    /// Stores k/v rows of `tokens` positions from `position` on in layer `layer`.
+    /// k, v: [tokens, kvHeads·headDim] at row strides kStride / vStride.
+    func store(layer: Int, position: Int, tokens: Int, k: UnsafePointer<Float>, kStride: Int,
+               v: UnsafePointer<Float>, vStride: Int) {
+        let kT = keys[layer], vs = values[layer]
+        let d = headDim
+        for t in 0..<tokens {
+            let p = position + t
+            for g in 0..<kvHeads {
+                let src = k + t * kStride + g * d
+                let dst = kT + g * d * stride + p
+                for c in 0..<d { dst[c * stride] = src[c] }
+                (vs + (g * stride + p) * d).update(from: v + t * vStride + g * d, count: d)
+            }
+        }
+    }
 }

@@ -90,7 +90,7 @@ public final class DecoderModel: @unchecked Sendable {
 
     public func makeCache(capacity: Int? = nil) -> KVCache {
         let cap = min(capacity ?? config.maxPositions, config.maxPositions)
-        return KVCache(layers: layers.count, capacity: max(1, cap), kvDim: config.kvDim)
+        return KVCache(layers: layers.count, capacity: max(1, cap), kvHeads: config.numKVHeads, headDim: config.headDim)
     }
 
     /// Runs `tokens` at positions cache.count..<cache.count+T, appends their keys
@@ -102,7 +102,7 @@ public final class DecoderModel: @unchecked Sendable {
         let start = cache.count
         guard start + T <= cache.capacity else { throw ModelError.contextOverflow(needed: start + T, capacity: cache.capacity) }
         for t in tokens where t < 0 || t >= embedding.rows { throw ModelError.tokenOutOfRange(t, vocab: embedding.rows) }
-        workspace.reserve(rows: T, context: start + T)
+        workspace.reserve(rows: T, context: cache.stride)
 
         let H = config.hiddenSize, qDim = config.qDim, kvDim = config.kvDim
         let x = workspace.hidden, xn = workspace.normed
@@ -117,35 +117,31 @@ public final class DecoderModel: @unchecked Sendable {
         let shape = AttentionShape(numHeads: config.numHeads, numKVHeads: config.numKVHeads,
                                    headDim: config.headDim, window: config.slidingWindow)
         for (l, layer) in layers.enumerated() {
-            let kCache = cache.keys[l] + start * kvDim
-            let vCache = cache.values[l] + start * kvDim
             layer.attentionNorm(x, xn, rows: T)
-            // q: [T, qStride]; k, v written straight into the cache rows of these positions.
-            var q = workspace.query
-            var qStride = qDim
+            // q: [T, qStride], k: [T, kStride], v: [T, vStride]
+            var q = workspace.query, k = workspace.key, v = workspace.value
+            var qStride = qDim, kStride = kvDim, vStride = kvDim
             switch layer.attention {
             case .separate(let wq, let wk, let wv):
                 wq(xn, rows: T, q, pool: pool)
-                wk(xn, rows: T, kCache, pool: pool)
-                wv(xn, rows: T, vCache, pool: pool)
+                wk(xn, rows: T, k, pool: pool)
+                wv(xn, rows: T, v, pool: pool)
             case .fused(let wqkv):
-                let fused = workspace.fused
                 let width = qDim + 2 * kvDim
-                wqkv(xn, rows: T, fused, pool: pool)
-                for t in 0..<T {
-                    (kCache + t * kvDim).update(from: fused + t * width + qDim, count: kvDim)
-                    (vCache + t * kvDim).update(from: fused + t * width + qDim + kvDim, count: kvDim)
-                }
-                q = fused
-                qStride = width
+                wqkv(xn, rows: T, workspace.fused, pool: pool)
+                q = workspace.fused
+                k = q + qDim
+                v = q + qDim + kvDim
+                qStride = width; kStride = width; vStride = width
             }
             if let rope {
                 for t in 0..<T {
                     rope.apply(q + t * qStride, heads: config.numHeads, headStride: config.headDim, position: start + t)
-                    rope.apply(kCache + t * kvDim, heads: config.numKVHeads, headStride: config.headDim, position: start + t)
+                    rope.apply(k + t * kStride, heads: config.numKVHeads, headStride: config.headDim, position: start + t)
                 }
             }
-            causalAttention(q: q, qStride: qStride, keys: cache.keys[l], values: cache.values[l], kvStride: kvDim,
+            cache.store(layer: l, position: start, tokens: T, k: k, kStride: kStride, v: v, vStride: vStride)
+            causalAttention(q: q, qStride: qStride, keysT: cache.keys[l], values: cache.values[l], capacity: cache.stride,
                             tokens: T, start: start, shape: shape,
                             out: workspace.attention, outStride: qDim, scratch: workspace.scores, pool: pool)
             layer.output(workspace.attention, rows: T, xn, pool: pool)
@@ -191,6 +187,8 @@ public final class Workspace: @unchecked Sendable {
     private(set) var hidden: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var normed: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var query: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var key: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var value: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var fused: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var attention: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var gate: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
@@ -204,7 +202,7 @@ public final class Workspace: @unchecked Sendable {
     }
 
     deinit {
-        [hidden, normed, query, fused, attention, gate, up, scores, scratchRow].forEach { $0.deallocate() }
+        [hidden, normed, query, key, value, fused, attention, gate, up, scores, scratchRow].forEach { $0.deallocate() }
     }
 
     /// Read access to the final hidden states of the last forward: [rows, hidden].
@@ -221,15 +219,17 @@ public final class Workspace: @unchecked Sendable {
             realloc(&hidden, needed * c.hiddenSize)
             realloc(&normed, needed * c.hiddenSize)
             realloc(&query, needed * c.qDim)
+            realloc(&key, needed * c.kvDim)
+            realloc(&value, needed * c.kvDim)
             realloc(&fused, needed * (c.qDim + 2 * c.kvDim))
             realloc(&attention, needed * c.qDim)
             realloc(&gate, needed * c.intermediateSize)
             realloc(&up, needed * c.intermediateSize)
         }
         if neededContext > context {
-            context = max(neededContext, 256)
+            context = neededContext
             scores.deallocate()
-            scores = .allocate(capacity: config.numHeads * context)
+            scores = .allocate(capacity: config.numHeads * attentionQueryBlock * context)
         }
     }
 }
