@@ -53,6 +53,8 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantModelsTests", dependencies: ["VerdantModels", "VerdantTensors", "VerdantEval"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        // Runs the built `verdant` binary: exit codes and messages on bad input.
+        .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),
     ],
     swiftLanguageModes: [.v6]
 )

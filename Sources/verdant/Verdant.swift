@@ -7,6 +7,11 @@ struct Verdant: AsyncParsableCommand {
         abstract: "Green compression and CPU inference for large language models of code.",
         subcommands: [
             // Each subcommand lives in its own file named after it.
+            InspectCommand.self,
+            GenerateCommand.self,
+            PerplexityCommand.self,
+            BenchCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }
