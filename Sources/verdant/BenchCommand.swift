@@ -45,6 +45,7 @@ struct BenchCommand: ParsableCommand {
         var threads: Int
         var weight_bytes_per_token: Int
         var cpu: String
+        var cpu_flags: String
     }
 
     func run() throws {
@@ -89,15 +90,15 @@ struct BenchCommand: ParsableCommand {
         let out = Output(prefill_tokens_per_s: median(prefill), decode_tokens_per_s: median(decode),
                          peak_rss_bytes: peakRSSBytes(), prompt_tokens: promptTokens, gen_tokens: genTokens,
                          runs: runs, threads: pool.threads, weight_bytes_per_token: model.weightBytesPerToken,
-                         cpu: cpuModelName())
+                         cpu: CPUInfo.current.modelName, cpu_flags: CPUInfo.current.flagSummary)
         if json { try printJSON(out); return }
         print(String(format: """
             model           %@ (%@)
-            cpu             %@, %d threads
+            cpu             %@ (%@), %d threads
             prefill         %.1f tokens/s (%d-token prompt, median of %d)
             decode          %.2f tokens/s (%d steps, median of %d); %.1f MB of weights read per token
             peak RSS        %.1f MiB
-            """, modelDir, loaded.config.modelType, out.cpu, pool.threads, out.prefill_tokens_per_s, promptTokens, runs,
+            """, modelDir, loaded.config.modelType, out.cpu, out.cpu_flags, pool.threads, out.prefill_tokens_per_s, promptTokens, runs,
                      out.decode_tokens_per_s, genTokens, runs, Double(out.weight_bytes_per_token) / 1e6,
                      Double(out.peak_rss_bytes) / 1_048_576))
     }

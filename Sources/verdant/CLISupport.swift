@@ -69,11 +69,3 @@ func writeStdout(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
 }
 
-/// The CPU's model name, for benchmark output.
-func cpuModelName() -> String {
-    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
-    for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-        if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
-    }
-    return "unknown CPU"
-}

@@ -5,6 +5,7 @@ import Testing
 /// GQA/MQA shapes, odd head sizes, sliding windows and several prefill/decode splits.
 @Test(arguments: [
     (4, 2, 8, nil as Int?), (6, 2, 64, nil), (3, 1, 5, nil), (4, 4, 16, 7), (2, 1, 24, 1),
+    (2, 1, 128, 9), (2, 2, 80, nil),
 ])
 func blockedAttentionMatchesReference(_ heads: Int, _ kvHeads: Int, _ d: Int, _ window: Int?) {
     let shape = AttentionShape(numHeads: heads, numKVHeads: kvHeads, headDim: d, window: window)

@@ -58,33 +58,35 @@ public func causalAttention(q: UnsafePointer<Float>, qStride: Int,
             let blockStart = firstKey - firstKey % attentionKeyBlock
             scoreBlock(q: q + tb * qStride + h * d, qStride: qStride, nq: nq, kT: kT, capacity: capacity, d: d,
                        from: blockStart, through: lastPos, scale: scale, scores: scores)
-            // Softmax of each query over its own causal (and window) range.
-            for i in 0..<nq {
+            let blockEnd = (lastPos + attentionKeyBlock) / attentionKeyBlock * attentionKeyBlock
+            var inverseSums = SIMD4<Float>()
+            for i in 0..<attentionQueryBlock {
+                let row = scores + i * capacity
+                if i >= nq {
+                    // Padding queries of a short block weigh nothing.
+                    (row + blockStart).update(repeating: 0, count: blockEnd - blockStart)
+                    continue
+                }
                 let pos = firstPos + i
                 let lo = shape.window.map { max(0, pos - $0 + 1) } ?? 0
-                let row = scores + i * capacity
-                var m = -Float.infinity
-                for j in lo...pos where row[j] > m { m = row[j] }
-                var sum: Float = 0
-                for j in lo...pos {
-                    let e = expf(row[j] - m)
-                    row[j] = e
-                    sum += e
-                }
-                let inv = 1 / sum
-                for j in lo...pos { row[j] *= inv }
-                for j in blockStart..<lo { row[j] = 0 }
-                var j = pos + 1
-                while j <= lastPos { row[j] = 0; j += 1 }
-                let o = out + (tb + i) * outStride + h * d
-                o.initialize(repeating: 0, count: d)
+                inverseSums[i] = 1 / softmaxMasked(row, from: blockStart, to: blockEnd, lo: lo, hi: pos)
             }
-            // out_i = Σ_j p_ij · v_j, each value row loaded once for the block.
-            for j in blockStart...lastPos {
-                let vj = v + j * d
+            // out_i = (Σ_j e_ij · v_j) / Σ_j e_ij, each value row loaded once per block.
+            var c0 = 0
+            while c0 + 64 <= d {
+                accumulateValues64(scores: scores, capacity: capacity, v: v + c0, d: d, from: blockStart,
+                                   through: lastPos, inverseSums: inverseSums, nq: nq,
+                                   out: out + tb * outStride + h * d + c0, outStride: outStride)
+                c0 += 64
+            }
+            if c0 < d {
                 for i in 0..<nq {
-                    let p = scores[i * capacity + j]
-                    if p != 0 { axpyF32(p, vj, out + (tb + i) * outStride + h * d, d) }
+                    let o = out + (tb + i) * outStride + h * d + c0
+                    o.initialize(repeating: 0, count: d - c0)
+                    let row = scores + i * capacity
+                    for j in blockStart...lastPos where row[j] != 0 {
+                        axpyF32(row[j] * inverseSums[i], v + j * d + c0, o, d - c0)
+                    }
                 }
             }
             tb += nq
@@ -126,6 +128,77 @@ private func scoreBlock(q: UnsafePointer<Float>, qStride: Int, nq: Int, kT: Unsa
         if nq > 3 { UnsafeMutableRawPointer(scores + 3 * capacity + j).storeBytes(of: a3 * s, as: SIMD16<Float>.self) }
         j += attentionKeyBlock
     }
+}
+
+/// Exponentiates row[from..<to] relative to its maximum over [lo, hi] and zeroes
+/// everything outside [lo, hi]; returns the sum. `from`/`to` are key-block aligned.
+@inline(__always)
+private func softmaxMasked(_ row: UnsafeMutablePointer<Float>, from: Int, to: Int, lo: Int, hi: Int) -> Float {
+    var m = -Float.infinity
+    for j in lo...hi where row[j] > m { m = row[j] }
+    for j in from..<lo { row[j] = -.infinity }
+    var j = hi + 1
+    while j < to { row[j] = -.infinity; j += 1 }
+    let mv = SIMD16<Float>(repeating: m)
+    var sum = SIMD16<Float>()
+    j = from
+    while j < to {
+        let e = vexp(UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self) - mv)
+        UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: SIMD16<Float>.self)
+        sum += e
+        j += attentionKeyBlock
+    }
+    return horizontalSum(sum)
+}
+
+/// 64 output dimensions of up to 4 queries, accumulated in registers:
+/// out_i[0..<64] = inverseSums[i] · Σ_j p_ij · v_j[0..<64]  (v rows at stride d).
+@inline(__always)
+private func accumulateValues64(scores: UnsafePointer<Float>, capacity: Int, v: UnsafePointer<Float>, d: Int,
+                                from: Int, through: Int, inverseSums: SIMD4<Float>, nq: Int,
+                                out: UnsafeMutablePointer<Float>, outStride: Int) {
+    typealias V = SIMD16<Float>
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    var a00 = V(), a01 = V(), a02 = V(), a03 = V()
+    var a10 = V(), a11 = V(), a12 = V(), a13 = V()
+    var a20 = V(), a21 = V(), a22 = V(), a23 = V()
+    var a30 = V(), a31 = V(), a32 = V(), a33 = V()
+    let r1 = scores + capacity, r2 = scores + 2 * capacity, r3 = scores + 3 * capacity
+    if nq == 1 {
+        for j in from...through {
+            let vj = v + j * d
+            let p0 = V(repeating: scores[j])
+            a00 = a00.addingProduct(p0, load(vj)); a01 = a01.addingProduct(p0, load(vj + 16))
+            a02 = a02.addingProduct(p0, load(vj + 32)); a03 = a03.addingProduct(p0, load(vj + 48))
+        }
+    } else {
+        for j in from...through {
+            let vj = v + j * d
+            let v0 = load(vj), v1 = load(vj + 16), v2 = load(vj + 32), v3 = load(vj + 48)
+            let p0 = V(repeating: scores[j]), p1 = V(repeating: r1[j])
+            let p2 = V(repeating: r2[j]), p3 = V(repeating: r3[j])
+            a00 = a00.addingProduct(p0, v0); a01 = a01.addingProduct(p0, v1)
+            a02 = a02.addingProduct(p0, v2); a03 = a03.addingProduct(p0, v3)
+            a10 = a10.addingProduct(p1, v0); a11 = a11.addingProduct(p1, v1)
+            a12 = a12.addingProduct(p1, v2); a13 = a13.addingProduct(p1, v3)
+            a20 = a20.addingProduct(p2, v0); a21 = a21.addingProduct(p2, v1)
+            a22 = a22.addingProduct(p2, v2); a23 = a23.addingProduct(p2, v3)
+            a30 = a30.addingProduct(p3, v0); a31 = a31.addingProduct(p3, v1)
+            a32 = a32.addingProduct(p3, v2); a33 = a33.addingProduct(p3, v3)
+        }
+    }
+    @inline(__always) func store(_ i: Int, _ x0: V, _ x1: V, _ x2: V, _ x3: V) {
+        let s = V(repeating: inverseSums[i])
+        let o = UnsafeMutableRawPointer(out + i * outStride)
+        o.storeBytes(of: x0 * s, as: V.self)
+        o.storeBytes(of: x1 * s, toByteOffset: 64, as: V.self)
+        o.storeBytes(of: x2 * s, toByteOffset: 128, as: V.self)
+        o.storeBytes(of: x3 * s, toByteOffset: 192, as: V.self)
+    }
+    store(0, a00, a01, a02, a03)
+    if nq > 1 { store(1, a10, a11, a12, a13) }
+    if nq > 2 { store(2, a20, a21, a22, a23) }
+    if nq > 3 { store(3, a30, a31, a32, a33) }
 }
 
 /// Plain reference: the same attention over a row-major cache ([S, kvDim]),
