@@ -400,9 +400,15 @@ def make_demo(train_steps):
     with open(os.path.join(directory, "generation_config.json"), "w") as f:
         json.dump({"bos_token_id": 0, "eos_token_id": 0, "do_sample": False, "max_new_tokens": 64}, f, indent=2)
         f.write("\n")
+    demo_reference(directory, train_steps)
 
+
+def demo_reference(directory, train_steps):
+    """reference.json for the saved demo model (`--only demo-reference` redoes just this)."""
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(directory, "tokenizer.json"))
     loaded = LlamaForCausalLM.from_pretrained(directory, attn_implementation="eager").float().eval()
-    prompt_text = "def fibonacci(n):\n    "
+    prompt_text = "class Config:\n    def __init__(self"
     prompt = tok.encode(prompt_text).ids
     gen = GenerationConfig(do_sample=False, max_new_tokens=32, eos_token_id=None, pad_token_id=0)
     with torch.no_grad():
@@ -450,7 +456,7 @@ def make_demo(train_steps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--demo-steps", type=int, default=600, help="training steps for the demo model")
-    ap.add_argument("--only", choices=["tiny", "demo"], default=None)
+    ap.add_argument("--only", choices=["tiny", "demo", "demo-reference"], default=None)
     args = ap.parse_args()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
@@ -461,6 +467,8 @@ def main():
         make_tiny()
     if args.only in (None, "demo"):
         make_demo(args.demo_steps)
+    if args.only == "demo-reference":
+        demo_reference(os.path.join(OUT, "demo"), args.demo_steps)
 
 
 if __name__ == "__main__":

@@ -102,7 +102,8 @@ public struct SafetensorsWriter {
         for e in ordered {
             if !first { header += "," }
             first = false
-            let end = offset + e.byteCount
+            let (end, overflow) = offset.addingReportingOverflow(e.byteCount)
+            guard !overflow else { throw .invalidTensorForWriting(tensor: e.name, reason: "total size overflows") }
             header += "\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
         }
