@@ -4,6 +4,8 @@
 Run: /work/venv/bin/python scripts/make_tokenizer_fixtures.py
      [--dump-dev OUT_DIR]   # also dump HF ids of every ../shared/data/code-dev.jsonl
                             # document for each style (full parity check, not in CI)
+     [--check-dev VERDANT]  # with --dump-dev: run `VERDANT tokenize --jsonl` and
+                            # `--decode` per style and compare with HF ids / decode
 
 Trains small tokenizers of each pipeline style on local text (no downloads) and
 writes, under Tests/VerdantTokenizerTests/Fixtures/:
@@ -338,6 +340,7 @@ def components():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dump-dev", help="directory for full code-dev.jsonl HF ids per style")
+    ap.add_argument("--check-dev", help="verdant binary to compare against the dumped ids")
     args = ap.parse_args()
     os.makedirs(FIX, exist_ok=True)
     styles = build_styles()
@@ -370,6 +373,20 @@ def main():
                 for ids in (e.ids for e in tok.encode_batch(docs, add_special_tokens=False)):
                     f.write(" ".join(map(str, ids)) + "\n")
         print(f"dumped HF ids of {len(docs)} docs for {len(tocheck)} styles to {args.dump_dev}", file=sys.stderr)
+        if args.check_dev:
+            import subprocess
+            for name, tok in tocheck.items():
+                tj = os.path.join(args.dump_dev, f"{name}.tokenizer.json")
+                idsf = os.path.join(args.dump_dev, f"{name}.ids")
+                ours = subprocess.run([args.check_dev, "tokenize", tj, "--jsonl", DEV], capture_output=True,
+                                      text=True, check=True).stdout
+                hf = open(idsf).read()
+                same = sum(a == b for a, b in zip(ours.splitlines(), hf.splitlines()))
+                dec = subprocess.run([args.check_dev, "tokenize", tj, "--decode", "--json", "--file", idsf],
+                                     capture_output=True, text=True, check=True).stdout.splitlines()
+                hf_ids = [list(map(int, l.split())) for l in hf.splitlines()]
+                dsame = sum(json.loads(d) == tok.decode(i, skip_special_tokens=False) for d, i in zip(dec, hf_ids))
+                print(f"{name}: ids identical {same}/{len(docs)}, decode identical {dsame}/{len(docs)}")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ struct AddedTokenMatcher: Sendable {
             if cands.isEmpty { i += 1; continue }
             var hit: Pattern? = nil
             for c in cands where c.bytes.count <= n - i {
-                if c.bytes.withUnsafeBufferPointer({ memcmpEqual($0.baseAddress!, p + i, c.bytes.count) }) {
+                if c.bytes.withUnsafeBufferPointer({ b in b.baseAddress.map { memcmpEqual($0, p + i, b.count) } ?? false }) {
                     hit = c; break
                 }
             }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Open-addressing map from a packed (left id, right id) pair to (rank, merged id).
 /// Merge lookups dominate BPE time; a Swift Dictionary with tuple keys is several
 /// times slower than this.
@@ -113,7 +115,7 @@ final class EncodeScratch {
             if k < 0 { return false }
             if slotHash[i] == h, Int(slotKeyLen[i]) == n {
                 let same = keyArena.withUnsafeBufferPointer { a in
-                    memcmpEqual(a.baseAddress! + Int(k), p, n)
+                    a.baseAddress.map { memcmpEqual($0 + Int(k), p, n) } ?? false
                 }
                 if same {
                     let v = Int(slotVal[i]), vl = Int(slotValLen[i])
@@ -147,6 +149,18 @@ final class EncodeScratch {
     }
 }
 
+private struct PointerBox: @unchecked Sendable {
+    // Read-only views of buffers that outlive the parallel section.
+    let json: UnsafePointer<UInt8>
+    let side: UnsafePointer<UInt8>
+}
+
+private struct MergeResultBox: @unchecked Sendable {
+    // Each index is written by exactly one worker.
+    let buffer: UnsafeMutableBufferPointer<Int32>
+    init(_ b: UnsafeMutableBufferPointer<Int32>) { buffer = b }
+}
+
 @inline(__always)
 func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
     var i = 0
@@ -161,9 +175,10 @@ func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int)
 
 /// The BPE model of a tokenizer.json ("type": "BPE").
 public struct BPEModel: Sendable {
-    public let vocab: [String: Int]
-    /// Merges in rank order.
-    public let merges: [(String, String)]
+    /// Token strings and their ids (model vocabulary only).
+    public let tokens: TokenTable
+    /// Merges in rank order, as (left id, right id).
+    public let mergeIds: [(Int32, Int32)]
     public let unkToken: String?
     public let continuingSubwordPrefix: String?
     public let endOfWordSuffix: String?
@@ -171,7 +186,6 @@ public struct BPEModel: Sendable {
     public let fuseUnk: Bool
     public let ignoreMerges: Bool
 
-    let idToToken: [String?]
     let pairs: PairMap
     /// Token id of each byte's ByteLevel stand-in character, or -1.
     let byteSymbol: [Int32]
@@ -181,49 +195,115 @@ public struct BPEModel: Sendable {
     let scalarIds: [UInt32: Int32]
     let unkId: Int32?
 
-    init(vocab: [String: Int], merges: [(String, String)], unkToken: String?, prefix: String?, suffix: String?,
-         byteFallback: Bool, fuseUnk: Bool, ignoreMerges: Bool) throws(TokenizerError) {
-        self.vocab = vocab
-        self.merges = merges
+    /// The vocabulary as a dictionary (built on each call; meant for tooling, not hot paths).
+    public var vocab: [String: Int] {
+        var d: [String: Int] = [:]
+        d.reserveCapacity(tokens.count)
+        tokens.forEach { id, b in d[String(decoding: b, as: UTF8.self)] = id }
+        return d
+    }
+
+    /// Merges in rank order as strings (built on each call).
+    public var merges: [(String, String)] {
+        mergeIds.map { (tokens.string(Int($0.0)) ?? "", tokens.string(Int($0.1)) ?? "") }
+    }
+
+    init(tokens: TokenTable, mergeIds: [(Int32, Int32)], pairs: PairMap, unkToken: String?, prefix: String?,
+         suffix: String?, byteFallback: Bool, fuseUnk: Bool, ignoreMerges: Bool) {
+        self.tokens = tokens
+        self.mergeIds = mergeIds
+        self.pairs = pairs
         self.unkToken = unkToken
         continuingSubwordPrefix = prefix
         endOfWordSuffix = suffix
         self.byteFallback = byteFallback
         self.fuseUnk = fuseUnk
         self.ignoreMerges = ignoreMerges
-        var maxId = -1
-        for (_, id) in vocab {
-            guard id >= 0, id < Int(Int32.max) else { throw .invalid("vocab id \(id) out of range") }
-            maxId = max(maxId, id)
-        }
-        var table = [String?](repeating: nil, count: maxId + 1)
-        for (t, id) in vocab { table[id] = t }
-        idToToken = table
-        var pm = PairMap(capacity: merges.count)
-        let prefixLen = prefix?.count ?? 0
-        for (rank, (a, b)) in merges.enumerated() {
-            guard let ia = vocab[a], let ib = vocab[b] else {
-                throw .invalid("merge \"\(a) \(b)\" uses a token missing from the vocab")
-            }
-            let merged = a + String(b.dropFirst(prefixLen))
-            guard let im = vocab[merged] else { throw .invalid("merge \"\(a) \(b)\" result \"\(merged)\" missing from the vocab") }
-            pm.insertIfAbsent(UInt32(ia), UInt32(ib), rank: UInt32(rank), id: UInt32(im))
-        }
-        pairs = pm
-        byteSymbol = ByteLevelTable.byteToScalar.map { v in
-            vocab[String(Character(Unicode.Scalar(v) ?? "\u{FFFD}"))].map { Int32($0) } ?? -1
-        }
+        byteSymbol = ByteLevelTable.byteToUTF8.map { u in tokens.id(u).map { Int32($0) } ?? -1 }
         byteFallbackIds = (0..<256).map { b in
             let hex = String(b, radix: 16, uppercase: true)
-            return vocab["<0x" + (hex.count < 2 ? "0" + hex : hex) + ">"].map { Int32($0) } ?? -1
+            return tokens.id("<0x" + (hex.count < 2 ? "0" + hex : hex) + ">").map { Int32($0) } ?? -1
         }
         var sid: [UInt32: Int32] = [:]
-        for (t, id) in vocab {
-            let us = t.unicodeScalars
-            if us.count == 1, let u = us.first { sid[u.value] = Int32(id) }
+        tokens.forEach { id, b in
+            guard b.count <= 4, let first = b.first else { return }
+            let need = first < 0x80 ? 1 : first < 0xE0 ? 2 : first < 0xF0 ? 3 : 4
+            guard need == b.count else { return }
+            guard let v = b.withUnsafeBufferPointer({ u in u.baseAddress.map { UTF8Scan.decode($0, 0, u.count).0 } })
+            else { return }
+            sid[v] = Int32(id)
         }
         scalarIds = sid
-        unkId = unkToken.flatMap { vocab[$0] }.map { Int32($0) }
+        unkId = unkToken.flatMap { tokens.id($0) }.map { Int32($0) }
+    }
+
+    /// Resolves merges to ids and builds the merge table; each merge's tokens and
+    /// result must be in the vocabulary. This is the costliest part of loading a big
+    /// vocabulary, so it runs on two threads, and tries the id right after the
+    /// previous result first (vocabularies are usually stored in merge order).
+    static func pairMap(_ tokens: TokenTable, _ loc: JSONParser.MergeLocations, _ json: [UInt8],
+                        prefix: String?) throws(TokenizerError) -> ([(Int32, Int32)], PairMap) {
+        let prefixLen = prefix?.utf8.count ?? 0
+        let count = loc.spans.count / 4
+        var resolved = [Int32](repeating: -1, count: count * 3)   // a, b, merged
+        let chunks = count > 20_000 ? 2 : 1
+        resolved.withUnsafeMutableBufferPointer { out in
+            let box = MergeResultBox(out)
+            json.withUnsafeBufferPointer { jb in
+                loc.side.withUnsafeBufferPointer { sb in
+                    guard let jb0 = jb.baseAddress else { return }
+                    let ptrs = PointerBox(json: jb0, side: sb.baseAddress ?? jb0)
+                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                        let jbase = ptrs.json, sbase = ptrs.side
+                        let lo = count * c / chunks, hi = count * (c + 1) / chunks
+                        var buf: [UInt8] = []
+                        var guess = -1
+                        for r in lo..<hi {
+                            func at(_ k: Int) -> (UnsafePointer<UInt8>, Int) {
+                                let s = loc.spans[4 * r + k], n = Int(loc.spans[4 * r + k + 1])
+                                return s & (1 << 31) != 0 ? (sbase + Int(s & ~(1 << 31)), n) : (jbase + Int(s), n)
+                            }
+                            let (pa, na) = at(0), (pb, nb) = at(2)
+                            guard let a = tokens.id(pa, na), let b = tokens.id(pb, nb) else { guess = -1; continue }
+                            box.buffer[3 * r] = Int32(a); box.buffer[3 * r + 1] = Int32(b)
+                            buf.removeAll(keepingCapacity: true)
+                            buf.append(contentsOf: UnsafeBufferPointer(start: pa, count: na))
+                            buf.append(contentsOf: UnsafeBufferPointer(start: pb, count: nb).dropFirst(prefixLen))
+                            if guess >= 0, tokens.withBytes(guess + 1, { $0.elementsEqual(buf) }) == true {
+                                guess += 1
+                            } else {
+                                guess = tokens.id(buf) ?? -1
+                            }
+                            box.buffer[3 * r + 2] = Int32(guess)
+                        }
+                    }
+                }
+            }
+        }
+        var pm = PairMap(capacity: count)
+        var ids: [(Int32, Int32)] = []
+        ids.reserveCapacity(count)
+        for r in 0..<count {
+            let a = resolved[3 * r], b = resolved[3 * r + 1], m = resolved[3 * r + 2]
+            guard a >= 0, b >= 0, m >= 0 else {
+                let text = json.withUnsafeBufferPointer { jb -> String in
+                    loc.side.withUnsafeBufferPointer { sb in
+                        func str(_ k: Int) -> String {
+                            let s = loc.spans[4 * r + k], n = Int(loc.spans[4 * r + k + 1])
+                            let base = s & (1 << 31) != 0 ? sb : jb
+                            let o = Int(s & ~(1 << 31))
+                            return String(decoding: base[o..<(o + n)], as: UTF8.self)
+                        }
+                        return str(0) + " " + str(2)
+                    }
+                }
+                throw .invalid(a < 0 || b < 0 ? "merge \"\(text)\" uses a token missing from the vocab"
+                                               : "merge \"\(text)\" result is missing from the vocab")
+            }
+            ids.append((a, b))
+            pm.insertIfAbsent(UInt32(a), UInt32(b), rank: UInt32(r), id: UInt32(m))
+        }
+        return (ids, pm)
     }
 
     /// True when ByteLevel words can start from `byteSymbol` without building strings.
@@ -231,7 +311,7 @@ public struct BPEModel: Sendable {
         continuingSubwordPrefix == nil && endOfWordSuffix == nil && !byteSymbol.contains(-1)
     }
 
-    func token(_ id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }
+    func token(_ id: Int) -> String? { tokens.string(id) }
 
     /// Tokenizes one pre-token. `byteLevel`: the bytes still need the ByteLevel mapping.
     func tokenize(_ p: UnsafePointer<UInt8>, _ n: Int, byteLevel: Bool, scratch: EncodeScratch, into out: inout [Int]) {
@@ -255,13 +335,11 @@ public struct BPEModel: Sendable {
     }
 
     private func wholeWordId(_ p: UnsafePointer<UInt8>, _ n: Int, byteLevel: Bool) -> Int? {
+        if !byteLevel { return tokens.id(p, n) }
         var bytes: [UInt8] = []
-        if byteLevel {
-            for i in 0..<n { bytes.append(contentsOf: ByteLevelTable.byteToUTF8[Int(p[i])]) }
-        } else {
-            bytes.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-        }
-        return vocab[String(decoding: bytes, as: UTF8.self)]
+        bytes.reserveCapacity(n * 2)
+        for i in 0..<n { bytes.append(contentsOf: ByteLevelTable.byteToUTF8[Int(p[i])]) }
+        return tokens.id(bytes)
     }
 
     private func initialSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, byteLevel: Bool, _ s: EncodeScratch) {
@@ -279,15 +357,16 @@ public struct BPEModel: Sendable {
             let isFirst = i == 0
             let isLast = i + len == n
             var id: Int32? = nil
-            var piece: String? = nil
+            var piece: [UInt8]? = nil
             if (isFirst || continuingSubwordPrefix == nil) && (!isLast || endOfWordSuffix == nil) {
                 id = scalarIds[c]
             } else {
-                var t = String(decoding: UnsafeBufferPointer(start: p + i, count: len), as: UTF8.self)
-                if !isFirst, let pre = continuingSubwordPrefix { t = pre + t }
-                if isLast, let suf = endOfWordSuffix { t += suf }
+                var t: [UInt8] = []
+                if !isFirst, let pre = continuingSubwordPrefix { t.append(contentsOf: pre.utf8) }
+                t.append(contentsOf: UnsafeBufferPointer(start: p + i, count: len))
+                if isLast, let suf = endOfWordSuffix { t.append(contentsOf: suf.utf8) }
                 piece = t
-                id = vocab[t].map { Int32($0) }
+                id = tokens.id(t).map { Int32($0) }
             }
             if let id {
                 if let (u, ul) = unk { s.symId.append(UInt32(u)); s.symLen.append(ul); unk = nil }
@@ -295,7 +374,7 @@ public struct BPEModel: Sendable {
             } else {
                 var handled = false
                 if byteFallback {
-                    let bytes = piece.map { Array($0.utf8) } ?? Array(UnsafeBufferPointer(start: p + i, count: len))
+                    let bytes = piece ?? Array(UnsafeBufferPointer(start: p + i, count: len))
                     if bytes.allSatisfy({ byteFallbackIds[Int($0)] >= 0 }) {
                         for b in bytes { s.symId.append(UInt32(byteFallbackIds[Int(b)])); s.symLen.append(1) }
                         handled = true

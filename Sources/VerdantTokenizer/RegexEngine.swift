@@ -23,8 +23,31 @@ struct CharSet: Sendable {
     var items: [Item] = []
     var negated = false
     var caseless = false
+    /// Membership of U+0000..U+007F, precomputed by `finalized()`: code is mostly ASCII.
+    var asciiLow: UInt64 = 0
+    var asciiHigh: UInt64 = 0
+    var hasASCIITable = false
 
+    func finalized() -> CharSet {
+        var s = self
+        s.hasASCIITable = false
+        var lo: UInt64 = 0, hi: UInt64 = 0
+        for c in 0..<128 where s.contains(UInt32(c)) {
+            if c < 64 { lo |= 1 << UInt64(c) } else { hi |= 1 << UInt64(c - 64) }
+        }
+        s.asciiLow = lo; s.asciiHigh = hi; s.hasASCIITable = true
+        return s
+    }
+
+    @inline(__always)
     func contains(_ c: UInt32) -> Bool {
+        if hasASCIITable && c < 128 {
+            return c < 64 ? (asciiLow >> UInt64(c)) & 1 != 0 : (asciiHigh >> UInt64(c - 64)) & 1 != 0
+        }
+        return containsSlow(c)
+    }
+
+    private func containsSlow(_ c: UInt32) -> Bool {
         var hit = containsExact(c)
         if !hit, caseless {
             let f = UClass.fold(c)
@@ -274,7 +297,7 @@ private struct RegexCompiler {
         case let .char(c, caseless):
             code.append(caseless ? .charFold(UClass.fold(c)) : .char(c))
         case .set(let set):
-            sets.append(set); code.append(.set(sets.count - 1))
+            sets.append(set.finalized()); code.append(.set(sets.count - 1))
         case .any(let dotAll):
             code.append(dotAll ? .any : .anyNoNewline)
         case .concat(let xs):

@@ -43,9 +43,9 @@ public final class Tokenizer: Sendable {
     let specialContents: Set<String>
     private let pool = ScratchPool()
 
-    /// The vocabulary (model tokens only; see `addedTokens`).
+    /// The vocabulary (model tokens only; see `addedTokens`). Built on each call.
     public var vocab: [String: Int] { model.vocab }
-    /// Merges in rank order.
+    /// Merges in rank order. Built on each call.
     public var merges: [(String, String)] { model.merges }
 
     /// Loads a tokenizer.json file, or the tokenizer.json inside a model directory.
@@ -72,10 +72,13 @@ public final class Tokenizer: Sendable {
 
     public init(jsonBytes: [UInt8], config: JSONValue? = nil) throws {
         let root: JSONValue
-        do { root = try JSONParser.parse(jsonBytes) } catch { throw TokenizerError.json(error.description) }
+        // The vocab and merges are scanned straight into compact tables later.
+        do {
+            root = try JSONParser.parse(jsonBytes) { depth, key in depth == 2 && (key == "vocab" || key == "merges") }
+        } catch { throw TokenizerError.json(error.description) }
         guard case .object = root else { throw TokenizerError.invalid("top level is not an object") }
         guard let m = root["model"] else { throw TokenizerError.invalid("missing 'model'") }
-        let bpe = try Self.parseModel(m)
+        let bpe = try Self.parseModel(m, jsonBytes)
         model = bpe
 
         var added: [AddedToken] = []
@@ -105,7 +108,7 @@ public final class Tokenizer: Sendable {
         }
         addedById = byId
         addedByContent = byContent
-        vocabSize = max(bpe.vocab.values.max() ?? -1, added.map(\.id).max() ?? -1) + 1
+        vocabSize = max(bpe.tokens.idLimit, (added.map(\.id).max() ?? -1) + 1)
         rawMatcher = AddedTokenMatcher(tokens: added.filter { !$0.normalized }, content: \.content)
         normalizedMatcher = AddedTokenMatcher(tokens: added.filter(\.normalized)) { t in
             norm.map { $0.apply(t.content) } ?? t.content
@@ -126,14 +129,14 @@ public final class Tokenizer: Sendable {
         postProcessor = post
         if let d = root["decoder"], !d.isNull { decoder = try Self.parseDecoder(d) } else { decoder = nil }
 
-        let vocab = bpe.vocab
+        let vocab = bpe.tokens
         let configToken = { (key: String) -> Int? in
             guard let v = config?[key] else { return nil }
             let name = v.string ?? v["content"]?.string
-            return name.flatMap { byContent[$0] ?? vocab[$0] }
+            return name.flatMap { byContent[$0] ?? vocab.id($0) }
         }
         let firstKnown = { (names: [String]) -> Int? in
-            for n in names { if let id = byContent[n] ?? vocab[n] { return id } }
+            for n in names { if let id = byContent[n] ?? vocab.id(n) { return id } }
             return nil
         }
         bosTokenId = configToken("bos_token") ?? post.prefixIds.first
@@ -152,7 +155,7 @@ public final class Tokenizer: Sendable {
 
     // MARK: - Lookup
 
-    public func id(of token: String) -> Int? { addedByContent[token] ?? model.vocab[token] }
+    public func id(of token: String) -> Int? { addedByContent[token] ?? model.tokens.id(token) }
 
     public func token(of id: Int) -> String? { addedById[id] ?? model.token(id) }
 

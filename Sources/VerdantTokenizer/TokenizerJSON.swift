@@ -9,6 +9,9 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
+    /// A value left unparsed (its byte range), produced only when the caller asks
+    /// the parser to skip a key; used for the vocab and merges of big tokenizers.
+    case raw(Range<Int>)
 
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
@@ -19,6 +22,7 @@ public enum JSONValue: Sendable, Equatable {
         case let (.array(x), .array(y)): return x == y
         case let (.object(x), .object(y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.raw(x), .raw(y)): return x == y
         default: return false
         }
     }
@@ -49,8 +53,14 @@ public struct JSONParseError: Error, CustomStringConvertible {
 
 public enum JSONParser {
     public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, skip: { _, _ in false })
+    }
+
+    /// `skip(depth, key)`: leave that member's value unparsed as `.raw(range)`.
+    public static func parse(_ bytes: [UInt8], skip: @escaping (Int, String) -> Bool) throws(JSONParseError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { (buf) throws(JSONParseError) -> JSONValue in
             var p = Scanner(buf: buf)
+            p.skip = skip
             let v = try p.value(depth: 0)
             p.skipSpace()
             if p.pos != buf.count { throw p.error("trailing characters") }
@@ -62,10 +72,205 @@ public enum JSONParser {
         try parse(Array(text.utf8))
     }
 
+    /// Calls `body(token bytes, id)` for each member of a vocab object.
+    static func scanVocab(_ bytes: [UInt8], _ range: Range<Int>,
+                          _ body: (UnsafeBufferPointer<UInt8>, Int) throws(JSONParseError) -> Void) throws(JSONParseError) {
+        try bytes.withUnsafeBufferPointer { (buf) throws(JSONParseError) in
+            var p = Scanner(buf: buf)
+            p.pos = range.lowerBound
+            p.skipSpace()
+            guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "{") else { throw p.error("vocab is not an object") }
+            p.pos += 1
+            p.skipSpace()
+            if p.pos < buf.count, buf[p.pos] == UInt8(ascii: "}") { return }
+            var key: [UInt8] = []
+            while true {
+                p.skipSpace()
+                guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "\"") else { throw p.error("expected vocab key") }
+                try p.rawString(into: &key)
+                p.skipSpace()
+                guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: ":") else { throw p.error("expected ':'") }
+                p.pos += 1
+                p.skipSpace()
+                let v = try p.number()
+                guard v >= 0, v < 1e9, v.rounded() == v else { throw p.error("vocab id \(v) is not a valid id") }
+                try key.withUnsafeBufferPointer { (k) throws(JSONParseError) in try body(k, Int(v)) }
+                p.skipSpace()
+                guard p.pos < buf.count else { throw p.error("unterminated vocab") }
+                if buf[p.pos] == UInt8(ascii: ",") { p.pos += 1; continue }
+                if buf[p.pos] == UInt8(ascii: "}") { return }
+                throw p.error("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// Where each merge's two strings are: (start, length) pairs into the JSON bytes,
+    /// or into `side` (start | 1 << 31) when the string had escapes. Collecting
+    /// locations lets merges be scanned while the vocab is still being loaded.
+    struct MergeLocations: Sendable {
+        var spans: [UInt32] = []   // aStart, aLen, bStart, bLen per merge
+        var side: [UInt8] = []
+    }
+
+    static func locateMerges(_ bytes: [UInt8], _ range: Range<Int>) throws(JSONParseError) -> MergeLocations {
+        var loc = MergeLocations()
+        var a: [UInt8] = [], b: [UInt8] = []
+        try bytes.withUnsafeBufferPointer { (buf) throws(JSONParseError) in
+            var p = Scanner(buf: buf)
+            p.pos = range.lowerBound
+            func str(_ tmp: inout [UInt8]) throws(JSONParseError) -> (UInt32, UInt32) {
+                let start = p.pos + 1
+                try p.rawString(into: &tmp)
+                if p.pos - start - 1 == tmp.count { return (UInt32(start), UInt32(tmp.count)) }
+                let s = loc.side.count
+                loc.side.append(contentsOf: tmp)
+                return (UInt32(s) | 1 << 31, UInt32(tmp.count))
+            }
+            p.skipSpace()
+            guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "[") else { throw p.error("merges is not an array") }
+            p.pos += 1
+            p.skipSpace()
+            if p.pos < buf.count, buf[p.pos] == UInt8(ascii: "]") { return }
+            while true {
+                p.skipSpace()
+                guard p.pos < buf.count else { throw p.error("unterminated merges") }
+                if buf[p.pos] == UInt8(ascii: "\"") {
+                    let (s, n) = try str(&a)
+                    guard let sp = a.firstIndex(of: 0x20) else { throw p.error("merge is not \"a b\"") }
+                    let base = s & ~(1 << 31), flag = s & (1 << 31)
+                    loc.spans.append(contentsOf: [s, UInt32(sp), (base + UInt32(sp) + 1) | flag, n - UInt32(sp) - 1])
+                } else if buf[p.pos] == UInt8(ascii: "[") {
+                    p.pos += 1; p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "\"") else { throw p.error("merge pair must hold strings") }
+                    let (s1, n1) = try str(&a)
+                    p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: ",") else { throw p.error("merge pair needs two strings") }
+                    p.pos += 1; p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "\"") else { throw p.error("merge pair must hold strings") }
+                    let (s2, n2) = try str(&b)
+                    p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "]") else { throw p.error("merge pair needs exactly two strings") }
+                    p.pos += 1
+                    loc.spans.append(contentsOf: [s1, n1, s2, n2])
+                } else {
+                    throw p.error("merge entry is neither \"a b\" nor [a, b]")
+                }
+                p.skipSpace()
+                guard p.pos < buf.count else { throw p.error("unterminated merges") }
+                if buf[p.pos] == UInt8(ascii: ",") { p.pos += 1; continue }
+                if buf[p.pos] == UInt8(ascii: "]") { return }
+                throw p.error("expected ',' or ']'")
+            }
+        }
+        return loc
+    }
+
+    /// Calls `body(left bytes, right bytes)` for each merge, given as "a b" or ["a", "b"].
+    static func scanMerges(_ bytes: [UInt8], _ range: Range<Int>,
+                           _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Void)
+        throws(JSONParseError) {
+        try bytes.withUnsafeBufferPointer { (buf) throws(JSONParseError) in
+            var p = Scanner(buf: buf)
+            p.pos = range.lowerBound
+            p.skipSpace()
+            guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "[") else { throw p.error("merges is not an array") }
+            p.pos += 1
+            p.skipSpace()
+            if p.pos < buf.count, buf[p.pos] == UInt8(ascii: "]") { return }
+            var a: [UInt8] = [], b: [UInt8] = []
+            while true {
+                p.skipSpace()
+                guard p.pos < buf.count else { throw p.error("unterminated merges") }
+                if buf[p.pos] == UInt8(ascii: "\"") {
+                    try p.rawString(into: &a)
+                    guard let sp = a.firstIndex(of: 0x20) else { throw p.error("merge is not \"a b\"") }
+                    b.removeAll(keepingCapacity: true)
+                    b.append(contentsOf: a[(sp + 1)...])
+                    a.removeSubrange(sp...)
+                } else if buf[p.pos] == UInt8(ascii: "[") {
+                    p.pos += 1; p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "\"") else { throw p.error("merge pair must hold strings") }
+                    try p.rawString(into: &a)
+                    p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: ",") else { throw p.error("merge pair needs two strings") }
+                    p.pos += 1; p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "\"") else { throw p.error("merge pair must hold strings") }
+                    try p.rawString(into: &b)
+                    p.skipSpace()
+                    guard p.pos < buf.count, buf[p.pos] == UInt8(ascii: "]") else { throw p.error("merge pair needs exactly two strings") }
+                    p.pos += 1
+                } else {
+                    throw p.error("merge entry is neither \"a b\" nor [a, b]")
+                }
+                try a.withUnsafeBufferPointer { (x) throws(JSONParseError) in
+                    try b.withUnsafeBufferPointer { (y) throws(JSONParseError) in try body(x, y) }
+                }
+                p.skipSpace()
+                guard p.pos < buf.count else { throw p.error("unterminated merges") }
+                if buf[p.pos] == UInt8(ascii: ",") { p.pos += 1; continue }
+                if buf[p.pos] == UInt8(ascii: "]") { return }
+                throw p.error("expected ',' or ']'")
+            }
+        }
+    }
+
     private struct Scanner {
         let buf: UnsafeBufferPointer<UInt8>
         var pos = 0
         var scratch: [UInt8] = []
+        var skip: (Int, String) -> Bool = { _, _ in false }
+
+        /// Skips one value without building it.
+        mutating func skipValue() throws(JSONParseError) {
+            skipSpace()
+            guard pos < buf.count else { throw error("unexpected end of input") }
+            var depth = 0
+            repeat {
+                guard pos < buf.count else { throw error("unterminated value") }
+                let c = buf[pos]
+                if c == UInt8(ascii: "\"") {
+                    pos += 1
+                    while pos < buf.count, buf[pos] != UInt8(ascii: "\"") { pos += buf[pos] == UInt8(ascii: "\\") ? 2 : 1 }
+                    guard pos < buf.count else { throw error("unterminated string") }
+                    pos += 1
+                } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                    depth += 1; pos += 1
+                } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                    depth -= 1; pos += 1
+                    if depth < 0 { throw error("unbalanced brackets") }
+                } else if depth == 0 {
+                    // Scalar at top level: consume until a delimiter.
+                    while pos < buf.count {
+                        let d = buf[pos]
+                        if d == UInt8(ascii: ",") || d == UInt8(ascii: "}") || d == UInt8(ascii: "]") || d == 0x20
+                            || d == 0x0A || d == 0x0D || d == 0x09 { break }
+                        pos += 1
+                    }
+                } else {
+                    pos += 1
+                }
+            } while depth > 0
+        }
+
+        /// Decodes the string at `pos` into `out` (replacing its contents).
+        mutating func rawString(into out: inout [UInt8]) throws(JSONParseError) {
+            pos += 1
+            let start = pos
+            out.removeAll(keepingCapacity: true)
+            while pos < buf.count {
+                let c = buf[pos]
+                if c == UInt8(ascii: "\"") {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<pos]))
+                    pos += 1
+                    return
+                }
+                if c == UInt8(ascii: "\\") { break }
+                pos += 1
+            }
+            pos = start - 1
+            let s = try string()
+            out.append(contentsOf: s.utf8)
+        }
 
         init(buf: UnsafeBufferPointer<UInt8>) { self.buf = buf }
 
@@ -95,7 +300,14 @@ public enum JSONParser {
                     skipSpace()
                     guard pos < buf.count, buf[pos] == UInt8(ascii: ":") else { throw error("expected ':'") }
                     pos += 1
-                    members.append((key, try value(depth: depth + 1)))
+                    if skip(depth + 1, key) {
+                        skipSpace()
+                        let start = pos
+                        try skipValue()
+                        members.append((key, .raw(start..<pos)))
+                    } else {
+                        members.append((key, try value(depth: depth + 1)))
+                    }
                     skipSpace()
                     guard pos < buf.count else { throw error("unterminated object") }
                     if buf[pos] == UInt8(ascii: ",") { pos += 1; continue }

@@ -1,37 +1,68 @@
 /// tokenizer.json component parsing. Anything not understood is rejected by name
 /// rather than silently approximated: a wrong tokenizer yields plausible-looking ids.
+import Dispatch
+
+/// Hands the two loader threads their separate outputs (each written by one thread).
+private final class LoadBox: @unchecked Sendable {
+    let table: UnsafeMutablePointer<TokenTable>
+    let located: UnsafeMutablePointer<Result<JSONParser.MergeLocations, JSONParseError>>
+    private(set) var vocabError: JSONParseError? = nil
+    init(table: UnsafeMutablePointer<TokenTable>,
+         located: UnsafeMutablePointer<Result<JSONParser.MergeLocations, JSONParseError>>) {
+        self.table = table
+        self.located = located
+    }
+    func setVocabError(_ e: JSONParseError) { vocabError = e }
+}
+
 extension Tokenizer {
-    static func parseModel(_ m: JSONValue) throws(TokenizerError) -> BPEModel {
+    static func parseModel(_ m: JSONValue, _ bytes: [UInt8]) throws(TokenizerError) -> BPEModel {
         let type = m["type"]?.string ?? (m["merges"] != nil ? "BPE" : "unknown")
         guard type == "BPE" else { throw .unsupported("model \(type) (only BPE is implemented)") }
         if let d = m["dropout"]?.double, d > 0 { throw .unsupported("BPE dropout \(d)") }
-        guard let vocabObj = m["vocab"]?.object else { throw .invalid("model.vocab is missing") }
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(vocabObj.count)
-        for (k, v) in vocabObj {
-            guard let id = v.int else { throw .invalid("vocab entry '\(k)' has a non-integer id") }
-            vocab[k] = id
-        }
-        var merges: [(String, String)] = []
-        let mergeList = m["merges"]?.array ?? []
-        merges.reserveCapacity(mergeList.count)
-        for x in mergeList {
-            if let s = x.string {
-                guard let sp = s.utf8.firstIndex(of: 0x20) else { throw .invalid("merge '\(s)' is not 'a b'") }
-                let a = String(s[..<sp])
-                let b = String(s[s.index(after: sp)...])
-                merges.append((a, b))
-            } else if let pair = x.array, pair.count == 2, let a = pair[0].string, let b = pair[1].string {
-                merges.append((a, b))
-            } else {
-                throw .invalid("merge entry is neither \"a b\" nor [a, b]")
+        guard case .raw(let vocabRange)? = m["vocab"] else { throw .invalid("model.vocab is missing") }
+        // ~12 JSON bytes per entry in real vocabularies; sizing up front avoids rehashing.
+        // The vocab is loaded while a second thread locates the merges; both are
+        // the bulk of a big tokenizer.json.
+        var table = TokenTable(expected: max(1024, vocabRange.count / 12))
+        var vocabError: JSONParseError? = nil
+        var located: Result<JSONParser.MergeLocations, JSONParseError> = .success(.init())
+        let mergeRange: Range<Int>? = { if case .raw(let r)? = m["merges"] { return r }; return nil }()
+        withUnsafeMutablePointer(to: &table) { tp in
+            withUnsafeMutablePointer(to: &located) { lp in
+                let box = LoadBox(table: tp, located: lp)
+                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    if part == 0 {
+                        do {
+                            try JSONParser.scanVocab(bytes, vocabRange) { (k, id) throws(JSONParseError) in
+                                var empty: UInt8 = 0
+                                if let base = k.baseAddress { box.table.pointee.insert(base, k.count, id: id) }
+                                else { withUnsafePointer(to: &empty) { box.table.pointee.insert($0, 0, id: id) } }
+                            }
+                        } catch let e as JSONParseError { box.setVocabError(e) } catch {
+                            box.setVocabError(JSONParseError(offset: 0, reason: "\(error)"))
+                        }
+                    } else if let mergeRange {
+                        do throws(JSONParseError) {
+                            box.located.pointee = .success(try JSONParser.locateMerges(bytes, mergeRange))
+                        } catch { box.located.pointee = .failure(error) }
+                    }
+                }
+                vocabError = box.vocabError
             }
         }
-        func optString(_ key: String) -> String? { m[key]?.string }
-        return try BPEModel(vocab: vocab, merges: merges, unkToken: optString("unk_token"),
-                            prefix: optString("continuing_subword_prefix"), suffix: optString("end_of_word_suffix"),
-                            byteFallback: m["byte_fallback"]?.bool ?? false, fuseUnk: m["fuse_unk"]?.bool ?? false,
-                            ignoreMerges: m["ignore_merges"]?.bool ?? false)
+        if let vocabError { throw .json(vocabError.description) }
+        let loc: JSONParser.MergeLocations
+        switch located {
+        case .success(let l): loc = l
+        case .failure(let e): throw .json(e.description)
+        }
+        let prefix = m["continuing_subword_prefix"]?.string
+        let (mergeIds, pairs) = try BPEModel.pairMap(table, loc, bytes, prefix: prefix)
+        return BPEModel(tokens: table, mergeIds: mergeIds, pairs: pairs, unkToken: m["unk_token"]?.string,
+                        prefix: prefix, suffix: m["end_of_word_suffix"]?.string,
+                        byteFallback: m["byte_fallback"]?.bool ?? false, fuseUnk: m["fuse_unk"]?.bool ?? false,
+                        ignoreMerges: m["ignore_merges"]?.bool ?? false)
     }
 
     static func parsePattern(_ j: JSONValue?, what: String) throws(TokenizerError) -> SplitPattern {

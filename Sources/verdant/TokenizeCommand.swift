@@ -25,10 +25,10 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "Text to encode (or ids to decode with --decode).")
     var text: String?
 
-    @Option(help: "File whose whole content is one document (with --decode: one id line per document).")
+    @Option(help: "File whose whole content is one document (with --decode: one id line per document); - for stdin.")
     var file: String?
 
-    @Option(help: "JSON Lines file; each line is one document.")
+    @Option(help: "JSON Lines file; each line is one document; - for stdin.")
     var jsonl: String?
 
     @Option(help: "Field of each JSONL object holding the text.")
@@ -73,7 +73,7 @@ struct TokenizeCommand: ParsableCommand {
                 }
                 var ids: [Int] = []
                 for part in line.split(whereSeparator: { " ,\t\r[]".contains($0) }) {
-                    guard let v = Int(part) else { throw ValidationError("line \(n + 1): '\(part)' is not a token id") }
+                    guard let v = Int(part) else { throw TokenizeFailure("line \(n + 1): '\(part)' is not a token id") }
                     ids.append(v)
                 }
                 let s = tok.decode(ids, skipSpecialTokens: skipSpecial)
@@ -121,6 +121,9 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     private func readText(_ path: String) throws -> String {
+        if path == "-" || path == "/dev/stdin" {
+            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
         guard let data = FileManager.default.contents(atPath: path) else { throw TokenizeFailure("cannot read \(path)") }
         return String(decoding: data, as: UTF8.self)
     }
