@@ -12,6 +12,7 @@ struct Verdant: AsyncParsableCommand {
             PerplexityCommand.self,
             BenchCommand.self,
             TokenizeCommand.self,
+            KernelBenchCommand.self,
         ]
     )
 }

@@ -1,0 +1,308 @@
+import ArgumentParser
+import Foundation
+import VerdantTensors
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Machine limits and linear-layer kernel speed: the yardsticks the `bench`
+/// numbers are read against (decode as a fraction of memory bandwidth, prefill
+/// as a fraction of peak FMA rate).
+struct KernelBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel-bench",
+        abstract: "Memory bandwidth, peak FMA rate, thread-pool overhead and bf16 matmul speed on Qwen2.5-Coder-0.5B shapes.",
+        discussion: """
+        Decode (1 token) reads each weight once, so it is reported in GB/s against the measured read \
+        bandwidth; weight copies are rotated so they come from DRAM, not L3. Prefill (512 tokens) is \
+        reported in GFLOP/s against the measured peak. Every figure is the best of several runs.
+        """)
+
+    @Option(help: "Threads (default: available cores).")
+    var threads: Int?
+
+    @Option(help: "Bandwidth buffer size in MiB.")
+    var bufferMib: Int = 1024
+
+    @Option(help: "Tokens for the prefill measurement.")
+    var prefillRows: Int = 512
+
+    @Flag(help: "Print one JSON object instead of tables.")
+    var json = false
+
+    func validate() throws {
+        if let t = threads, !(1...1024).contains(t) { throw ValidationError("--threads must be between 1 and 1024") }
+        guard (64...65536).contains(bufferMib) else { throw ValidationError("--buffer-mib must be between 64 and 65536") }
+        guard (2...8192).contains(prefillRows) else { throw ValidationError("--prefill-rows must be between 2 and 8192") }
+    }
+
+    struct Shape: Encodable {
+        var name: String
+        var out: Int
+        var inFeatures: Int
+        var decode_us: Double
+        var decode_gbps: Double
+        var decode_fraction_of_bandwidth: Double
+        var prefill_ms: Double?
+        var prefill_gflops: Double?
+        var prefill_fraction_of_peak: Double?
+    }
+
+    struct Output: Encodable {
+        var cpu: String
+        var cpu_flags: [String]
+        var logical_cores: Int
+        var threads: Int
+        var bandwidth_gbps: Double
+        var bandwidth_1thread_gbps: Double
+        var peak_gflops: Double
+        var peak_gflops_per_thread: Double
+        var pool_run_overhead_us: Double
+        var dispatch_overhead_us: Double
+        var prefill_rows: Int
+        var shapes: [Shape]
+    }
+
+    func run() throws {
+        let cpu = CPUInfo.current
+        let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let pool = ThreadPool(threads: n)
+        let single = ThreadPool(threads: 1)
+
+        let bytes = bufferMib << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+        defer { buffer.deallocate() }
+        pool.run(n) { i in
+            let chunk = bytes / n
+            memset(buffer + i * chunk, 1, i == n - 1 ? bytes - i * chunk : chunk)
+        }
+        let bw1 = readBandwidth(buffer, bytes, pool: single)
+        let bwN = readBandwidth(buffer, bytes, pool: pool)
+        let peak1 = peakFMA(pool: single)
+        let peakN = peakFMA(pool: pool)
+        let poolUs = runOverhead(pool)
+        let dispatchUs = dispatchOverhead(n)
+
+        // Qwen2.5-Coder-0.5B: hidden 896, 14 q heads / 2 kv heads of 64, FFN 4864, vocab 151936.
+        let shapes: [(String, Int, Int)] = [("q_proj", 896, 896), ("k_proj/v_proj", 128, 896), ("o_proj", 896, 896),
+                                            ("gate/up_proj", 4864, 896), ("down_proj", 896, 4864), ("lm_head", 151936, 896)]
+        var results: [Shape] = []
+        for (name, out, inF) in shapes {
+            let d = decodeSpeed(out: out, cols: inF, pool: pool)
+            var s = Shape(name: name, out: out, inFeatures: inF, decode_us: d.seconds * 1e6, decode_gbps: d.gbps,
+                          decode_fraction_of_bandwidth: d.gbps / bwN)
+            // Prefill computes logits for the last token only, so lm_head is decode-shaped.
+            if name != "lm_head" {
+                let p = prefillSpeed(out: out, cols: inF, rows: prefillRows, pool: pool)
+                s.prefill_ms = p.seconds * 1e3
+                s.prefill_gflops = p.gflops
+                s.prefill_fraction_of_peak = p.gflops / peakN
+            }
+            results.append(s)
+        }
+
+        let out = Output(cpu: cpu.modelName, cpu_flags: cpu.flags, logical_cores: cpu.logicalCores, threads: n,
+                         bandwidth_gbps: bwN, bandwidth_1thread_gbps: bw1, peak_gflops: peakN,
+                         peak_gflops_per_thread: peak1, pool_run_overhead_us: poolUs, dispatch_overhead_us: dispatchUs,
+                         prefill_rows: prefillRows, shapes: results)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+            return
+        }
+        print("cpu       \(cpu.modelName), \(cpu.logicalCores) logical cores, \(n) threads")
+        print("flags     \(cpu.flagSummary)")
+        print(String(format: "bandwidth %.1f GB/s (1 thread %.1f)   peak f32 FMA %.1f GFLOP/s (1 thread %.1f)",
+                     bwN, bw1, peakN, peak1))
+        print(String(format: "pool.run  %.2f µs overhead per call of %d×5 µs tasks (Dispatch concurrentPerform %.2f µs)", poolUs, n, dispatchUs))
+        print("")
+        print("bf16 matmul       out×in        decode µs   GB/s  ×bw   | prefill \(prefillRows) ms  GFLOP/s  ×peak")
+        for s in results {
+            var line = s.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+            line += String(format: " %6d×%-6d %10.1f %6.1f %5.2f |", s.out,
+                           s.inFeatures, s.decode_us, s.decode_gbps, s.decode_fraction_of_bandwidth)
+            if let ms = s.prefill_ms, let g = s.prefill_gflops, let f = s.prefill_fraction_of_peak {
+                line += String(format: " %14.2f %8.1f %6.2f", ms, g, f)
+            } else {
+                line += "              —"
+            }
+            print(line)
+        }
+    }
+}
+
+private func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Shared result slots for pool tasks (one per task, no sharing).
+private final class Sink: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Float>
+    init(_ n: Int) { p = .allocate(capacity: n); p.initialize(repeating: 0, count: n) }
+    deinit { p.deallocate() }
+}
+
+/// Best-of-5 streaming read of the whole buffer, split evenly over the pool's threads.
+private func readBandwidth(_ buffer: UnsafeMutableRawPointer, _ bytes: Int, pool: ThreadPool) -> Double {
+    let t = pool.threads
+    let sink = Sink(t)
+    let chunk = bytes / t / 256 * 256
+    var best = 0.0
+    for _ in 0..<5 {
+        let start = now()
+        pool.run(t) { i in sink.p[i] += sumStream(UnsafeRawPointer(buffer + i * chunk), chunk) }
+        best = max(best, Double(chunk * t) / (now() - start) / 1e9)
+    }
+    return best
+}
+
+@inline(never)
+private func sumStream(_ p: UnsafeRawPointer, _ bytes: Int) -> Float {
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    var off = 0
+    while off + 256 <= bytes {
+        a0 += p.load(fromByteOffset: off, as: SIMD16<Float>.self)
+        a1 += p.load(fromByteOffset: off + 64, as: SIMD16<Float>.self)
+        a2 += p.load(fromByteOffset: off + 128, as: SIMD16<Float>.self)
+        a3 += p.load(fromByteOffset: off + 192, as: SIMD16<Float>.self)
+        off += 256
+    }
+    return ((a0 + a1) + (a2 + a3)).sum()
+}
+
+/// GFLOP/s of 12 independent SIMD16 FMA chains (enough to cover 2 ports × 4-cycle latency), best of 5.
+private func peakFMA(pool: ThreadPool) -> Double {
+    let t = pool.threads
+    let sink = Sink(t)
+    let iterations = 20_000_000
+    var best = 0.0
+    for _ in 0..<5 {
+        let start = now()
+        pool.run(t) { i in sink.p[i] += fmaLoop(iterations, seed: Float(i) * 1e-9) }
+        best = max(best, Double(t) * Double(iterations) * 12 * 16 * 2 / (now() - start) / 1e9)
+    }
+    return best
+}
+
+@inline(never)
+private func fmaLoop(_ n: Int, seed: Float) -> Float {
+    let m = SIMD16<Float>(repeating: 0.999_999), b = SIMD16<Float>(repeating: 1e-7 + seed)
+    var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b, a11 = b
+    for _ in 0..<n {
+        a0 = b.addingProduct(a0, m); a1 = b.addingProduct(a1, m); a2 = b.addingProduct(a2, m)
+        a3 = b.addingProduct(a3, m); a4 = b.addingProduct(a4, m); a5 = b.addingProduct(a5, m)
+        a6 = b.addingProduct(a6, m); a7 = b.addingProduct(a7, m); a8 = b.addingProduct(a8, m)
+        a9 = b.addingProduct(a9, m); a10 = b.addingProduct(a10, m); a11 = b.addingProduct(a11, m)
+    }
+    return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).sum()
+}
+
+/// Iterations of a dependent scalar chain taking about `micros` µs on one thread.
+private func calibrateSpin(micros: Double) -> Int {
+    let n = 1_000_000
+    var best = Double.infinity
+    var keep: Float = 0
+    for i in 0..<3 {
+        let start = now()
+        keep += spinWork(n, seed: Float(i))
+        best = min(best, now() - start)
+    }
+    // Use the result so the calls cannot be dropped as dead code.
+    if keep.isNaN { print("") }
+    return max(1, min(100_000_000, Int(Double(n) * micros * 1e-6 / max(best, 1e-6))))
+}
+
+@inline(never)
+private func spinWork(_ n: Int, seed: Float) -> Float {
+    var a = seed
+    for _ in 0..<n { a = a * 0.999_999 + 1e-7 }
+    return a
+}
+
+/// Median per-call cost of `threads` tasks of ~5 µs each, minus the 5 µs an ideal
+/// parallel run takes: what every parallel kernel call pays for dispatch and join.
+/// Tasks do real work so a scheduler cannot run them all on the caller for free.
+private func measureOverhead(threads: Int, workMicros: Double = 5, _ run: (Int, (Int) -> Void) -> Void) -> Double {
+    let iterations = calibrateSpin(micros: workMicros)
+    let sink = Sink(threads)
+    var samples: [Double] = []
+    for _ in 0..<15 {
+        let start = now()
+        for _ in 0..<200 { run(threads) { i in sink.p[i] += spinWork(iterations, seed: Float(i)) } }
+        samples.append((now() - start) / 200 * 1e6 - workMicros)
+    }
+    return samples.sorted()[samples.count / 2]
+}
+
+private func runOverhead(_ pool: ThreadPool) -> Double {
+    measureOverhead(threads: pool.threads) { n, body in pool.run(n, body) }
+}
+
+private func dispatchOverhead(_ threads: Int) -> Double {
+    measureOverhead(threads: threads) { n, body in
+        withoutActuallyEscaping(body) { body in
+            let b = BodyBox(body)
+            DispatchQueue.concurrentPerform(iterations: n) { i in b.value(i) }
+        }
+    }
+}
+
+private struct BodyBox: @unchecked Sendable {
+    let value: (Int) -> Void
+    init(_ value: @escaping (Int) -> Void) { self.value = value }
+}
+
+/// Random bf16 weights in [-1, 1): low-entropy bit patterns would not change speed.
+private func randomBF16(rows: Int, cols: Int, seed: UInt64) -> WeightMatrix {
+    let buffer = OwnedBuffer(byteCount: rows * cols * 2)
+    let p = buffer.pointer.assumingMemoryBound(to: UInt16.self)
+    var s = seed | 1
+    for i in 0..<(rows * cols) {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27
+        let v = Float((s &* 2685821657736338717) >> 40) / Float(1 << 23) - 1
+        p[i] = floatToBF16(v)
+    }
+    return WeightMatrix(format: .bf16, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)
+}
+
+/// Best per-call time for one token, cycling through enough copies of the matrix
+/// (≥ 256 MiB in total) that the weights stream from DRAM as in a real model.
+private func decodeSpeed(out: Int, cols: Int, pool: ThreadPool) -> (seconds: Double, gbps: Double) {
+    let bytes = out * cols * 2
+    let copies = max(1, (256 << 20) / bytes)
+    let ws = (0..<copies).map { randomBF16(rows: out, cols: cols, seed: UInt64($0 + 7)) }
+    let x = (0..<cols).map { Float(($0 % 17) - 8) * 0.01 }
+    var y = [Float](repeating: 0, count: out)
+    var best = Double.infinity
+    x.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            for _ in 0..<5 {
+                let start = now()
+                for w in ws { matmul(xp.baseAddress!, rows: 1, w, yp.baseAddress!, pool: pool) }
+                best = min(best, (now() - start) / Double(copies))
+            }
+        }
+    }
+    return (best, Double(bytes) / best / 1e9)
+}
+
+private func prefillSpeed(out: Int, cols: Int, rows: Int, pool: ThreadPool) -> (seconds: Double, gflops: Double) {
+    let w = randomBF16(rows: out, cols: cols, seed: 99)
+    let x = (0..<(rows * cols)).map { Float(($0 % 29) - 14) * 0.01 }
+    var y = [Float](repeating: 0, count: rows * out)
+    var best = Double.infinity
+    x.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            for _ in 0..<3 {
+                let start = now()
+                matmul(xp.baseAddress!, rows: rows, w, yp.baseAddress!, pool: pool)
+                best = min(best, now() - start)
+            }
+        }
+    }
+    return (best, 2 * Double(rows) * Double(out) * Double(cols) / best / 1e9)
+}
