@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VerdantModels
 import VerdantTokenizer
 
 struct TokenizeCommand: ParsableCommand {
@@ -62,7 +63,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let tok: Tokenizer
-        do { tok = try Tokenizer(contentsOf: tokenizer) } catch { throw TokenizeFailure("\(error)") }
+        do { tok = try Tokenizer(contentsOf: tokenizer) } catch { throw CLIError("\(error)") }
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
         var out = [UInt8]()
         if decode {
@@ -73,7 +74,7 @@ struct TokenizeCommand: ParsableCommand {
                 }
                 var ids: [Int] = []
                 for part in line.split(whereSeparator: { " ,\t\r[]".contains($0) }) {
-                    guard let v = Int(part) else { throw TokenizeFailure("line \(n + 1): '\(part)' is not a token id") }
+                    guard let v = Int(part) else { throw CLIError("line \(n + 1): '\(part)' is not a token id") }
                     ids.append(v)
                 }
                 let s = tok.decode(ids, skipSpecialTokens: skipSpecial)
@@ -89,10 +90,10 @@ struct TokenizeCommand: ParsableCommand {
             for (n, line) in content.split(separator: "\n").enumerated() where !line.allSatisfy(\.isWhitespace) {
                 let value: JSONValue
                 do { value = try JSONParser.parse(String(line)) } catch {
-                    throw TokenizeFailure("\(jsonl):\(n + 1): \(error)")
+                    throw CLIError("\(jsonl):\(n + 1): \(error)")
                 }
                 guard let s = value[field]?.string else {
-                    throw TokenizeFailure("\(jsonl):\(n + 1): no string field '\(field)'")
+                    throw CLIError("\(jsonl):\(n + 1): no string field '\(field)'")
                 }
                 docs.append(s)
             }
@@ -124,32 +125,11 @@ struct TokenizeCommand: ParsableCommand {
         if path == "-" || path == "/dev/stdin" {
             return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw TokenizeFailure("cannot read \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
         return String(decoding: data, as: UTF8.self)
     }
 
     private func writeStdout(_ bytes: [UInt8]) {
         FileHandle.standardOutput.write(Data(bytes))
     }
-
-    private func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-}
-
-struct TokenizeFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
 }

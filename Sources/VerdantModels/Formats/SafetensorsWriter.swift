@@ -166,7 +166,7 @@ private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
 }
 
 /// A JSON string literal (RFC 8259 escaping).
-func jsonString(_ s: String) -> String {
+public func jsonString(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
         switch u {
