@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VerdantModels
 import VerdantTensors
 
@@ -70,21 +75,6 @@ public func perplexity(model: DecoderModel, tokens: [Int], context: Int, pool: T
         progress?(min(offset, tokens.count), tokens.count)
     }
     let seconds = monotonicSeconds() - start
-    return PerplexityResult(perplexity: (nll / Double(predicted)).expValue, negativeLogLikelihood: nll,
+    return PerplexityResult(perplexity: exp(nll / Double(predicted)), negativeLogLikelihood: nll,
                             predictedTokens: predicted, windows: windows, seconds: seconds)
 }
-
-extension Double {
-    var expValue: Double {
-        #if canImport(Glibc)
-        return Glibc.exp(self)
-        #else
-        return Darwin.exp(self)
-        #endif
-    }
-}
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

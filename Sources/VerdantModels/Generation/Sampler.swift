@@ -31,6 +31,8 @@ public struct Sampler: Sendable {
     /// Candidate indices and probabilities, reused across calls.
     private var candidates: [Int] = []
     private var probabilities: [Float] = []
+    /// Logits copy reordered by the top-k selection.
+    private var scratch: [Float] = []
 
     public init(options: SamplingOptions) {
         self.options = options
@@ -51,15 +53,12 @@ public struct Sampler: Sendable {
     public mutating func sample(_ logits: UnsafePointer<Float>, count: Int) -> Int {
         if options.isGreedy { return Self.argmax(logits, count: count) }
         let invT = 1 / options.temperature
-        // Top-k first: a partial order of k entries is all we need.
+        // Top-k first: the k-th largest logit is the threshold (ties kept, as torch's mask does).
         candidates.removeAll(keepingCapacity: true)
         if options.topK > 0 && options.topK < count {
-            candidates.append(contentsOf: 0..<count)
-            let k = options.topK
-            // Threshold = k-th largest logit; keep everything ≥ it (ties kept, as torch.topk's mask does via <).
-            var values = (0..<count).map { logits[$0] }
-            let kth = Self.kthLargest(&values, k)
-            candidates.removeAll(keepingCapacity: true)
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: UnsafeBufferPointer(start: logits, count: count))
+            let kth = Self.kthLargest(&scratch, options.topK)
             for i in 0..<count where logits[i] >= kth { candidates.append(i) }
         } else {
             candidates.append(contentsOf: 0..<count)
