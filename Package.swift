@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "VerdantTokenizer", targets: ["VerdantTokenizer"]),
         .library(name: "VerdantModels", targets: ["VerdantModels"]),
         .library(name: "VerdantEval", targets: ["VerdantEval"]),
+        .library(name: "VerdantCompress", targets: ["VerdantCompress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,10 +41,14 @@ let package = Package(
         // Effectiveness and green measurement: perplexity, code tasks, speed, energy.
         .target(name: "VerdantEval", dependencies: ["VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                 swiftSettings: kernelFlags),
+        // Compression: quantization, pruning (and later distillation, search).
+        .target(name: "VerdantCompress",
+                dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+                swiftSettings: kernelFlags),
         .executableTarget(
             name: "verdant",
             dependencies: [
-                "VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer",
+                "VerdantCompress", "VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
@@ -53,6 +58,9 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantModelsTests", dependencies: ["VerdantModels", "VerdantTensors", "VerdantEval"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "VerdantCompressTests",
+                    dependencies: ["VerdantCompress", "VerdantModels", "VerdantTensors", "VerdantEval", "VerdantTokenizer"],
+                    swiftSettings: cpuFlags),
         // Runs the built `verdant` binary: exit codes and messages on bad input.
         .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),
     ],

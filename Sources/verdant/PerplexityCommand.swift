@@ -76,23 +76,3 @@ func printErrorInline(_ s: String) {
 }
 
 /// Documents of a JSONL file (`text` field) or the whole file as one document.
-func readDocuments(path: String, field: String = "text") throws -> [String] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
-    guard let text = String(data: data, encoding: .utf8) else { throw CLIError("\(path) is not UTF-8 text") }
-    let firstChar = text.first { !$0.isWhitespace }
-    let looksJSONL = path.hasSuffix(".jsonl") || firstChar == "{"
-    if !looksJSONL { return [text] }
-    var documents: [String] = []
-    for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        if line.allSatisfy(\.isWhitespace) { continue }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw CLIError("\(path):\(n + 1): not a JSON object")
-        }
-        guard let value = object[field] as? String else {
-            throw CLIError("\(path):\(n + 1): no string field '\(field)'")
-        }
-        documents.append(value)
-    }
-    if documents.isEmpty { throw CLIError("\(path) holds no documents") }
-    return documents
-}

@@ -96,7 +96,8 @@ public final class DecoderModel: @unchecked Sendable {
     /// Runs `tokens` at positions cache.count..<cache.count+T, appends their keys
     /// and values to the cache, and leaves the final-normed hidden states of the
     /// T tokens in `workspace.hidden` ([T, hidden]).
-    public func forward(_ tokens: [Int], cache: KVCache, workspace: Workspace, pool: ThreadPool) throws {
+    public func forward(_ tokens: [Int], cache: KVCache, workspace: Workspace, pool: ThreadPool,
+                        observer: ForwardObserver? = nil) throws {
         let T = tokens.count
         guard T > 0 else { return }
         let start = cache.count
@@ -117,17 +118,20 @@ public final class DecoderModel: @unchecked Sendable {
         let shape = AttentionShape(numHeads: config.numHeads, numKVHeads: config.numKVHeads,
                                    headDim: config.headDim, window: config.slidingWindow)
         for (l, layer) in layers.enumerated() {
+            observer?.blockInput(layer: l, x: x, rows: T, cols: H)
             layer.attentionNorm(x, xn, rows: T)
             // q: [T, qStride], k: [T, kStride], v: [T, vStride]
             var q = workspace.query, k = workspace.key, v = workspace.value
             var qStride = qDim, kStride = kvDim, vStride = kvDim
             switch layer.attention {
             case .separate(let wq, let wk, let wv):
+                observer?.linearInput(layer: l, linears: [wq, wk, wv], x: xn, rows: T)
                 wq(xn, rows: T, q, pool: pool)
                 wk(xn, rows: T, k, pool: pool)
                 wv(xn, rows: T, v, pool: pool)
             case .fused(let wqkv):
                 let width = qDim + 2 * kvDim
+                observer?.linearInput(layer: l, linears: [wqkv], x: xn, rows: T)
                 wqkv(xn, rows: T, workspace.fused, pool: pool)
                 q = workspace.fused
                 k = q + qDim
@@ -144,6 +148,7 @@ public final class DecoderModel: @unchecked Sendable {
             causalAttention(q: q, qStride: qStride, keysT: cache.keys[l], values: cache.values[l], capacity: cache.stride,
                             tokens: T, start: start, shape: shape,
                             out: workspace.attention, outStride: qDim, scratch: workspace.scores, pool: pool)
+            observer?.linearInput(layer: l, linears: [layer.output], x: workspace.attention, rows: T)
             layer.output(workspace.attention, rows: T, xn, pool: pool)
             addInPlace(x, xn, T * H)
 
@@ -151,6 +156,7 @@ public final class DecoderModel: @unchecked Sendable {
             let I = config.intermediateSize
             switch layer.mlp {
             case .gated(let gate, let up, let down):
+                observer?.linearInput(layer: l, linears: [gate, up], x: xn, rows: T)
                 gate(xn, rows: T, workspace.gate, pool: pool)
                 up(xn, rows: T, workspace.up, pool: pool)
                 if activation == .silu {
@@ -159,16 +165,21 @@ public final class DecoderModel: @unchecked Sendable {
                     applyActivation(activation, workspace.gate, count: T * I)
                     for i in 0..<(T * I) { workspace.gate[i] *= workspace.up[i] }
                 }
+                observer?.linearInput(layer: l, linears: [down], x: workspace.gate, rows: T)
                 down(workspace.gate, rows: T, xn, pool: pool)
             case .plain(let up, let down):
+                observer?.linearInput(layer: l, linears: [up], x: xn, rows: T)
                 up(xn, rows: T, workspace.gate, pool: pool)
                 applyActivation(activation, workspace.gate, count: T * I)
+                observer?.linearInput(layer: l, linears: [down], x: workspace.gate, rows: T)
                 down(workspace.gate, rows: T, xn, pool: pool)
             }
             addInPlace(x, xn, T * H)
+            observer?.blockOutput(layer: l, x: x, rows: T, cols: H)
         }
         cache.count = start + T
         finalNorm(x, x, rows: T)
+        observer?.finalHidden(x: x, rows: T, cols: H)
     }
 
     /// logits[r] = lmHead(hidden[r]) for `rows` rows starting at `firstRow` of the

@@ -17,7 +17,8 @@ enum GPT2Architecture {
             } else {
                 weight = try w.matrix(name + ".weight", rows: out, cols: inF)
             }
-            return Linear(weight: weight, bias: try w.optionalVector(name + ".bias", count: out, required: true))
+            return Linear(weight: weight, bias: try w.optionalVector(name + ".bias", count: out, required: true),
+                          name: name + ".weight")
         }
         func norm(_ name: String) throws -> Norm {
             Norm(kind: .layer, weight: try w.vector(name + ".weight", count: H),
@@ -43,9 +44,9 @@ enum GPT2Architecture {
         }
         let head: Linear
         if c.tieWordEmbeddings {
-            head = Linear(weight: embedding)
+            head = Linear(weight: embedding, name: prefix + "wte.weight")
         } else {
-            head = Linear(weight: try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H))
+            head = Linear(weight: try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H), name: "lm_head.weight")
         }
         return DecoderModel(config: c, embedding: embedding, positionEmbedding: positions, layers: layers,
                             finalNorm: try norm(prefix + "ln_f"), lmHead: head)
@@ -60,6 +61,6 @@ enum GPT2Architecture {
                 for j in 0..<d { order.append(h * 3 * d + part * d + j) }
             }
         }
-        return Linear(weight: l.weight.permutingRows(order), bias: l.bias.map { b in order.map { b[$0] } })
+        return Linear(weight: l.weight.permutingRows(order), bias: l.bias.map { b in order.map { b[$0] } }, name: l.name)
     }
 }

@@ -7,10 +7,14 @@ public struct Linear: Sendable {
     public var weight: WeightMatrix
     /// [outFeatures]
     public var bias: [Float]?
+    /// Checkpoint name of the weight (e.g. "model.layers.0.mlp.up_proj.weight"):
+    /// how observers, quantization recipes and pruning reports refer to this layer.
+    public var name: String
 
-    public init(weight: WeightMatrix, bias: [Float]? = nil) {
+    public init(weight: WeightMatrix, bias: [Float]? = nil, name: String = "") {
         self.weight = weight
         self.bias = bias
+        self.name = name
     }
 
     public var inFeatures: Int { weight.cols }

@@ -29,9 +29,9 @@ enum LlamaArchitecture {
         // Tied checkpoints usually omit lm_head; transformers uses the embedding even if present.
         let head: Linear
         if c.tieWordEmbeddings {
-            head = Linear(weight: embedding)
+            head = Linear(weight: embedding, name: "model.embed_tokens.weight")
         } else {
-            head = Linear(weight: try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H))
+            head = Linear(weight: try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H), name: "lm_head.weight")
         }
         return DecoderModel(config: c, embedding: embedding, positionEmbedding: nil, layers: layers,
                             finalNorm: try norm("model.norm.weight"), lmHead: head)

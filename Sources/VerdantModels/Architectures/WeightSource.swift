@@ -34,6 +34,6 @@ extension WeightSource {
 
     func linear(_ prefix: String, out: Int, in inFeatures: Int, bias: Bool) throws -> Linear {
         Linear(weight: try matrix(prefix + ".weight", rows: out, cols: inFeatures),
-               bias: try optionalVector(prefix + ".bias", count: out, required: bias))
+               bias: try optionalVector(prefix + ".bias", count: out, required: bias), name: prefix + ".weight")
     }
 }
