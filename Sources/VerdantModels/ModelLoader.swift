@@ -11,7 +11,12 @@ public struct LoadedModel: Sendable {
     public static func load(directory: String) throws -> LoadedModel {
         let config = try ModelRegistry.config(directory: directory)
         let checkpoint = try Checkpoint(path: directory)
-        let model = try DecoderModel.build(config: config, weights: checkpoint)
+        let model: DecoderModel
+        if let manifest = try QuantizationManifest.read(directory: directory) {
+            model = try DecoderModel.build(config: config, weights: QuantizedCheckpoint(checkpoint: checkpoint, manifest: manifest))
+        } else {
+            model = try DecoderModel.build(config: config, weights: checkpoint)
+        }
         return LoadedModel(directory: directory, config: config, model: model)
     }
 }

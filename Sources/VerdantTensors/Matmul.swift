@@ -25,6 +25,7 @@ public func matmul(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix,
     case .f32: matmulDispatch(F32Lanes.self, x, rows: rows, w, y, pool: pool)
     case .bf16: matmulDispatch(BF16Lanes.self, x, rows: rows, w, y, pool: pool)
     case .f16: matmulDispatch(F16Lanes.self, x, rows: rows, w, y, pool: pool)
+    case .q8_0, .q4_0, .int4, .w8a8: quantMatmul(x, rows: rows, w, y, pool: pool)
     }
 }
 

@@ -24,6 +24,14 @@ extension WeightMatrix {
     /// The transpose, in the same element format (no widening).
     /// Needed for GPT-2's Conv1D weights, stored [in, out].
     public func transposed() -> WeightMatrix {
+        if format.isQuantized {
+            // Not a load-time path (quantized checkpoints store [out, in]); exact, not fast.
+            var values = [Float](repeating: 0, count: rows * cols)
+            values.withUnsafeMutableBufferPointer { v in
+                for r in 0..<rows { copyRow(r, into: v.baseAddress! + r * cols) }
+            }
+            return WeightMatrix.f32(rows: rows, cols: cols, values: values).transposed()
+        }
         let size = format.rowBytes(cols: 1)
         let buffer = OwnedBuffer(byteCount: rows * cols * size)
         switch size {

@@ -1,20 +1,3 @@
-/// How the elements of a weight matrix are stored. Quantized block formats
-/// (q8_0, q4_0, int4 groups, w8a8) join this list; every linear layer of every
-/// architecture goes through `matmul`, so a new format needs only a kernel.
-public enum WeightFormat: Sendable, Equatable {
-    case f32
-    case f16
-    case bf16
-
-    /// Bytes occupied by one row of `cols` elements.
-    public func rowBytes(cols: Int) -> Int {
-        switch self {
-        case .f32: return cols * 4
-        case .f16, .bf16: return cols * 2
-        }
-    }
-}
-
 /// A read-only [rows, cols] weight matrix in row-major order, rows = output
 /// features and cols = input features (PyTorch `nn.Linear` layout).
 /// The bytes belong to `owner` (a memory-mapped checkpoint or a heap buffer);
@@ -44,6 +27,8 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f32: return data.load(fromByteOffset: i * 4, as: Float.self)
         case .bf16: return bf16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
         case .f16: return f16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
+        case .q8_0, .q4_0, .int4, .w8a8:
+            return format.codec.dequantize(row: data + r * format.rowBytes(cols: cols), element: c)
         }
     }
 
@@ -58,6 +43,8 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f16:
             let p = (data + r * cols * 2).assumingMemoryBound(to: UInt16.self)
             for c in 0..<cols { out[c] = f16ToFloat(p[c]) }
+        case .q8_0, .q4_0, .int4, .w8a8:
+            format.codec.dequantizeRow(data + r * format.rowBytes(cols: cols), cols: cols, into: out)
         }
     }
 }

@@ -22,6 +22,7 @@ func makeWeights(_ format: WeightFormat, rows: Int, cols: Int, random: inout Tes
         case .f32: buffer.pointer.storeBytes(of: v, toByteOffset: i * 4, as: Float.self)
         case .bf16: buffer.pointer.storeBytes(of: floatToBF16(v), toByteOffset: i * 2, as: UInt16.self)
         case .f16: buffer.pointer.storeBytes(of: floatToF16(v), toByteOffset: i * 2, as: UInt16.self)
+        default: break   // quantized formats: QuantFormatTests
         }
     }
     return WeightMatrix(format: format, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)

@@ -11,6 +11,7 @@ public enum ModelError: Error, CustomStringConvertible {
     case missingTensor(String)
     case shapeMismatch(String, expected: [Int], found: [Int])
     case unsupportedDType(String, String)
+    case inconsistentQuantizedTensor(String, String)
 
     public var description: String {
         switch self {
@@ -19,6 +20,7 @@ public enum ModelError: Error, CustomStringConvertible {
         case .missingTensor(let n): return "checkpoint has no tensor '\(n)'"
         case .shapeMismatch(let n, let e, let f): return "tensor '\(n)' has shape \(f), expected \(e)"
         case .unsupportedDType(let n, let d): return "tensor '\(n)' has dtype \(d), which cannot be used as a weight"
+        case .inconsistentQuantizedTensor(let n, let why): return "quantized tensor '\(n)': \(why)"
         }
     }
 }

@@ -13,7 +13,8 @@ enum GPT2Architecture {
         func linear(_ name: String, out: Int, in inF: Int) throws -> Linear {
             let weight: WeightMatrix
             if isConv1D {
-                weight = try w.matrix(name + ".weight", rows: inF, cols: out).transposed()
+                let stored = try w.matrix(name + ".weight", rows: inF, cols: out)
+                weight = w.isPreTransposed(name + ".weight") ? stored : stored.transposed()
             } else {
                 weight = try w.matrix(name + ".weight", rows: out, cols: inF)
             }

@@ -9,6 +9,13 @@ public protocol WeightSource {
     func matrix(_ name: String) throws -> WeightMatrix
     /// Any floating-point tensor widened to f32 (small tensors: norms, biases).
     func vector(_ name: String) throws -> [Float]
+    /// True when a tensor whose checkpoint convention is [in, out] (GPT-2
+    /// Conv1D) is stored already transposed to [out, in] (quantized checkpoints).
+    func isPreTransposed(_ name: String) -> Bool
+}
+
+extension WeightSource {
+    public func isPreTransposed(_ name: String) -> Bool { false }
 }
 
 extension WeightSource {

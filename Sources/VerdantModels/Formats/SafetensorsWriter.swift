@@ -71,13 +71,19 @@ public struct SafetensorsWriter {
     /// Adds a weight matrix in its stored format. The matrix is retained until `write`.
     public mutating func add(_ name: String, matrix: WeightMatrix) throws(CheckpointError) {
         let dtype: DType
+        var shape = [matrix.rows, matrix.cols]
         switch matrix.format {
         case .f32: dtype = .f32
         case .f16: dtype = .f16
         case .bf16: dtype = .bf16
+        case .q8_0, .q4_0, .int4, .w8a8:
+            // Quantized rows are stored as raw bytes; config.json's quantization
+            // section records the format and the logical shape.
+            dtype = .u8
+            shape = [matrix.rows, matrix.format.rowBytes(cols: matrix.cols)]
         }
         let m = matrix
-        try add(name, dtype: dtype, shape: [m.rows, m.cols]) { out in
+        try add(name, dtype: dtype, shape: shape) { out in
             withExtendedLifetime(m.owner) { out.copyMemory(from: UnsafeRawBufferPointer(start: m.data, count: m.byteCount)) }
         }
     }

@@ -1,0 +1,224 @@
+// Integer dot-product kernels for the quantized weight formats (AVX-512 VNNI).
+//
+// Activations are quantized once per matmul call (QuantizedActivations). The
+// unit of work is a "pair": 64 elements = two 32-blocks = one 512-bit register.
+// vpdpbusd multiplies 64 unsigned × 64 signed bytes and adds groups of four into
+// 16 int32 lanes, so lanes 0–7 hold block 0's partial sums and lanes 8–15 block
+// 1's; multiplying the converted lanes by a [d0×8 | d1×8] scale vector keeps
+// per-block scales exact without a horizontal sum per block.
+//   q8_0 / w8a8: activations +128 (unsigned) × weights (signed); the +128·Σw
+//                excess is removed by starting from −128·Σw (computed per pair).
+//   q4_0 / int4: weight nibbles (unsigned) × activations (signed); q4_0's −8
+//                bias starts the sum at −8·Σx (precomputed per activation row),
+//                int4's minimum adds m·Σx per group.
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+@inline(__always) func load128(_ p: UnsafeRawPointer) -> __m128i {
+    unsafeBitCast(p.loadUnaligned(as: SIMD16<UInt8>.self), to: __m128i.self)
+}
+@inline(__always) func load256(_ p: UnsafeRawPointer) -> __m256i {
+    unsafeBitCast(p.loadUnaligned(as: SIMD32<UInt8>.self), to: __m256i.self)
+}
+@inline(__always) func half(_ p: UnsafeRawPointer) -> Float { _cvtsh_ss(p.loadUnaligned(as: UInt16.self)) }
+
+/// [a×8 | b×8]
+@inline(__always) func pairScales(_ a: Float, _ b: Float) -> __m512 {
+    _mm512_mask_broadcastss_ps(_mm512_set1_ps(a), 0xFF00, _mm_set_ss(b))
+}
+
+/// Two 16-byte nibble blocks (Q4_0 order) → 64 unsigned codes in element order.
+/// b1 == nil: the second half is zero.
+@inline(__always) func nibblePair(_ b0: UnsafeRawPointer, _ b1: UnsafeRawPointer?) -> __m512i {
+    var z = _mm512_broadcast_i32x4(load128(b0))
+    if let b1 {
+        z = _mm512_mask_broadcast_i32x4(z, 0xFF00, load128(b1))
+    } else {
+        z = _mm512_maskz_mov_epi32(0x00FF, z)
+    }
+    // 128-bit lanes now hold [b0, b0, b1, b1]: keep low nibbles in lanes 0 and 2, high in 1 and 3.
+    z = _mm512_srlv_epi64(z, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0))
+    return _mm512_and_si512(z, _mm512_set1_epi8(0x0F))
+}
+
+/// One weight row re-laid for the kernels: per pair the 64 codes, the weight
+/// scale of each lane and the initial integer sum.
+struct PairView {
+    var codes: __m512i
+    var scales: __m512
+    var initial: __m512i
+}
+
+/// Pair p of a weight row (nb = 32-blocks in the padded row). For int4 the
+/// minimum's term is not included (see `int4MinimumTerm`).
+@inline(__always)
+func weightPair(_ format: WeightFormat, _ row: UnsafeRawPointer, pair p: Int, blocks nb: Int) -> PairView {
+    let has1 = 2 * p + 1 < nb
+    switch format {
+    case .q8_0:
+        let b0 = row + 2 * p * 34
+        var codes = _mm512_castsi256_si512(load256(b0 + 2))
+        if has1 { codes = _mm512_mask_broadcast_i64x4(codes, 0xF0, load256(b0 + 36)) }
+        else { codes = _mm512_maskz_mov_epi32(0x00FF, codes) }
+        let excess = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), codes)
+        return PairView(codes: codes, scales: pairScales(half(b0), has1 ? half(b0 + 34) : 0),
+                        initial: _mm512_sub_epi32(_mm512_setzero_si512(), excess))
+    case .q4_0:
+        let b0 = row + 2 * p * 18
+        return PairView(codes: nibblePair(b0 + 2, has1 ? b0 + 20 : nil),
+                        scales: pairScales(half(b0), has1 ? half(b0 + 18) : 0),
+                        initial: _mm512_setzero_si512())
+    case .int4(let g):
+        let per = g / 32, gb = 4 + g / 2
+        let blk0 = 2 * p, blk1 = 2 * p + 1
+        let g0 = row + (blk0 / per) * gb, g1 = row + (blk1 / per) * gb
+        return PairView(codes: nibblePair(g0 + 4 + (blk0 % per) * 16, has1 ? g1 + 4 + (blk1 % per) * 16 : nil),
+                        scales: pairScales(half(g0), has1 ? half(g1) : 0),
+                        initial: _mm512_setzero_si512())
+    case .w8a8:
+        let codes: __m512i
+        if has1 { codes = _mm512_loadu_si512(row + 4 + p * 64) }
+        else { codes = _mm512_maskz_loadu_epi8(0xFFFF_FFFF, row + 4 + p * 64) }
+        let excess = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), codes)
+        return PairView(codes: codes, scales: _mm512_set1_ps(1), initial: _mm512_sub_epi32(_mm512_setzero_si512(), excess))
+    case .f32, .f16, .bf16:
+        return PairView(codes: _mm512_setzero_si512(), scales: _mm512_setzero_ps(), initial: _mm512_setzero_si512())
+    }
+}
+
+/// Σ_b minimum(group of b) · d(b)·Σcodes(b) for an int4 row.
+@inline(__always)
+func int4MinimumTerm(_ row: UnsafeRawPointer, groupSize g: Int, blocks nb: Int, sums: UnsafePointer<Float>) -> Float {
+    let per = g / 32, gb = 4 + g / 2
+    var total: Float = 0
+    var b = 0
+    var grp = 0
+    while b < nb {
+        var s: Float = 0
+        for k in 0..<per { s += sums[b + k] }
+        total += half(row + grp * gb + 2) * s
+        b += per
+        grp += 1
+    }
+    return total
+}
+
+/// y[n] for rows n0..<n1 and one activation row t (decode): weights streamed once.
+func quantGEMV(_ acts: QuantizedActivations, token t: Int, _ w: WeightMatrix,
+               _ y: UnsafeMutablePointer<Float>, rows n0: Int, _ n1: Int) {
+    let format = w.format
+    let rowBytes = format.rowBytes(cols: w.cols)
+    let nb = format.paddedColumns(w.cols) / 32
+    let pairs = (nb + 1) / 2
+    let x = UnsafeRawPointer(acts.codes(t))
+    let lanes = UnsafeRawPointer(acts.lanes(t)), corr = UnsafeRawPointer(acts.corrections(t))
+    let sums = UnsafePointer(acts.blockSums(t))
+    for n in n0..<n1 {
+        let row = w.data + n * rowBytes
+        if format == .w8a8 {
+            var acc = _mm512_setzero_si512()
+            for p in 0..<pairs {
+                let v = weightPair(format, row, pair: p, blocks: nb)
+                acc = _mm512_add_epi32(_mm512_dpbusd_epi32(acc, _mm512_load_si512(x + p * 64), v.codes), v.initial)
+            }
+            y[n] = Float(_mm512_reduce_add_epi32(acc)) * row.loadUnaligned(as: Float.self) * acts.rowScale(t)
+            continue
+        }
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps()
+        var p = 0
+        let signedActs = format != .q8_0
+        while p < pairs {
+            let v = weightPair(format, row, pair: p, blocks: nb)
+            let start = signedActs && format == .q4_0 ? _mm512_load_si512(corr + p * 64) : v.initial
+            let dp = _mm512_dpbusd_epi32(start, signedActs ? v.codes : _mm512_load_si512(x + p * 64),
+                                         signedActs ? _mm512_load_si512(x + p * 64) : v.codes)
+            let s = _mm512_mul_ps(v.scales, _mm512_load_ps(lanes + p * 64))
+            if p & 1 == 0 { acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), s, acc0) }
+            else { acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), s, acc1) }
+            p += 1
+        }
+        var r = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+        if case .int4(let g) = format { r += int4MinimumTerm(row, groupSize: g, blocks: nb, sums: sums) }
+        y[n] = r
+    }
+}
+
+/// Bytes of per-row scratch `quantGEMMRow` needs for a matrix of `cols` columns.
+func quantPanelBytes(cols: Int) -> Int { ((cols + 63) / 64) * 192 + 64 }
+
+/// y[t, n] for tokens t0..<t1 and one weight row n (prefill): the row is
+/// unpacked once into `panel` and reused by every token, four tokens at a time.
+/// y: [tokens, ldy]
+func quantGEMMRow(_ acts: QuantizedActivations, tokens t0: Int, _ t1: Int, _ w: WeightMatrix, row n: Int,
+                  _ y: UnsafeMutablePointer<Float>, ldy: Int, panel: UnsafeMutableRawPointer) {
+    let format = w.format
+    let rowBytes = format.rowBytes(cols: w.cols)
+    let nb = format.paddedColumns(w.cols) / 32
+    let pairs = (nb + 1) / 2
+    let row = w.data + n * rowBytes
+    let pc = panel, ps = panel + pairs * 64, pi = panel + pairs * 128
+    var excess = _mm512_setzero_si512()
+    for p in 0..<pairs {
+        let v = weightPair(format, row, pair: p, blocks: nb)
+        _mm512_store_si512(pc + p * 64, v.codes)
+        _mm512_store_ps(ps + p * 64, v.scales)
+        _mm512_store_si512(pi + p * 64, v.initial)
+        excess = _mm512_add_epi32(excess, v.initial)
+    }
+    if format == .w8a8 {
+        let correction = _mm512_reduce_add_epi32(excess)
+        let sw = row.loadUnaligned(as: Float.self)
+        var t = t0
+        while t < t1 {
+            let x = UnsafeRawPointer(acts.codes(t))
+            var acc = _mm512_setzero_si512(), acc2 = _mm512_setzero_si512()
+            var p = 0
+            while p + 1 < pairs {
+                acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(x + p * 64), _mm512_load_si512(pc + p * 64))
+                acc2 = _mm512_dpbusd_epi32(acc2, _mm512_load_si512(x + p * 64 + 64), _mm512_load_si512(pc + p * 64 + 64))
+                p += 2
+            }
+            if p < pairs { acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(x + p * 64), _mm512_load_si512(pc + p * 64)) }
+            y[t * ldy + n] = Float(_mm512_reduce_add_epi32(_mm512_add_epi32(acc, acc2)) &+ correction) * sw * acts.rowScale(t)
+            t += 1
+        }
+        return
+    }
+    let q4 = format == .q4_0, signedActs = format != .q8_0
+    var t = t0
+    while t < t1 {
+        let count = min(4, t1 - t)
+        // Up to four tokens share each panel load.
+        let x0 = UnsafeRawPointer(acts.codes(t)), l0 = UnsafeRawPointer(acts.lanes(t)), c0 = UnsafeRawPointer(acts.corrections(t))
+        let i1 = count > 1 ? t + 1 : t, i2 = count > 2 ? t + 2 : t, i3 = count > 3 ? t + 3 : t
+        let x1 = UnsafeRawPointer(acts.codes(i1)), l1 = UnsafeRawPointer(acts.lanes(i1)), c1 = UnsafeRawPointer(acts.corrections(i1))
+        let x2 = UnsafeRawPointer(acts.codes(i2)), l2 = UnsafeRawPointer(acts.lanes(i2)), c2 = UnsafeRawPointer(acts.corrections(i2))
+        let x3 = UnsafeRawPointer(acts.codes(i3)), l3 = UnsafeRawPointer(acts.lanes(i3)), c3 = UnsafeRawPointer(acts.corrections(i3))
+        var a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps()
+        for p in 0..<pairs {
+            let o = p * 64
+            let wc = _mm512_load_si512(pc + o), wsc = _mm512_load_ps(ps + o), wi = _mm512_load_si512(pi + o)
+            @inline(__always) func step(_ x: UnsafeRawPointer, _ l: UnsafeRawPointer, _ c: UnsafeRawPointer, _ a: __m512) -> __m512 {
+                let xv = _mm512_load_si512(x + o)
+                let dp = signedActs
+                    ? _mm512_dpbusd_epi32(q4 ? _mm512_load_si512(c + o) : wi, wc, xv)
+                    : _mm512_dpbusd_epi32(wi, xv, wc)
+                return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(wsc, _mm512_load_ps(l + o)), a)
+            }
+            a0 = step(x0, l0, c0, a0)
+            a1 = step(x1, l1, c1, a1)
+            a2 = step(x2, l2, c2, a2)
+            a3 = step(x3, l3, c3, a3)
+        }
+        let results = [_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)]
+        for k in 0..<count {
+            var r = results[k]
+            if case .int4(let g) = format {
+                r += int4MinimumTerm(row, groupSize: g, blocks: nb, sums: acts.blockSums(t + k))
+            }
+            y[(t + k) * ldy + n] = r
+        }
+        t += count
+    }
+}
+#endif
