@@ -8,12 +8,16 @@ public struct LoadedModel: Sendable {
 
     /// Reads config.json and the safetensors checkpoint (single file or shards)
     /// and builds the model. Weights stay memory-mapped in their stored dtype.
-    public static func load(directory: String) throws -> LoadedModel {
+    /// dequantize: a quantized checkpoint's matrices are widened to f32 at load
+    /// (the float model its quantized weights represent: a reference for
+    /// measuring what activation quantization costs).
+    public static func load(directory: String, dequantize: Bool = false) throws -> LoadedModel {
         let config = try ModelRegistry.config(directory: directory)
         let checkpoint = try Checkpoint(path: directory)
         let model: DecoderModel
         if let manifest = try QuantizationManifest.read(directory: directory) {
-            model = try DecoderModel.build(config: config, weights: QuantizedCheckpoint(checkpoint: checkpoint, manifest: manifest))
+            let source = QuantizedCheckpoint(checkpoint: checkpoint, manifest: manifest, dequantize: dequantize)
+            model = try DecoderModel.build(config: config, weights: source)
         } else {
             model = try DecoderModel.build(config: config, weights: checkpoint)
         }
@@ -33,9 +37,16 @@ public struct ModelInfo: Sendable {
     public static func read(directory: String) throws -> ModelInfo {
         let config = try ModelRegistry.config(directory: directory)
         let checkpoint = try Checkpoint(path: directory)
+        let manifest = try QuantizationManifest.read(directory: directory)
         var byDType: [String: Int] = [:]
         var total = 0
         for t in checkpoint.tensors {
+            // Quantized tensors are stored as bytes: count their logical elements under the format's name.
+            if let q = manifest?.tensors[t.name] {
+                byDType[q.format.name, default: 0] += q.rows * q.cols
+                total += q.rows * q.cols
+                continue
+            }
             byDType[t.dtype.rawValue, default: 0] += t.elementCount
             total += t.elementCount
         }

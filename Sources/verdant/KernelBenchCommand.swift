@@ -28,6 +28,9 @@ struct KernelBenchCommand: ParsableCommand {
     @Option(help: "Tokens for the prefill measurement.")
     var prefillRows: Int = 512
 
+    @Option(help: "Weight format: f32, f16, bf16, q8_0, q4_0, int4_g32/64/128, w8a8.")
+    var format: String = "bf16"
+
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
@@ -35,6 +38,7 @@ struct KernelBenchCommand: ParsableCommand {
         if let t = threads, !(1...1024).contains(t) { throw ValidationError("--threads must be between 1 and 1024") }
         guard (64...65536).contains(bufferMib) else { throw ValidationError("--buffer-mib must be between 64 and 65536") }
         guard (2...8192).contains(prefillRows) else { throw ValidationError("--prefill-rows must be between 2 and 8192") }
+        guard WeightFormat(name: format) != nil else { throw ValidationError("unknown --format '\(format)'") }
     }
 
     struct Shape: Encodable {
@@ -68,6 +72,7 @@ struct KernelBenchCommand: ParsableCommand {
         let cpu = CPUInfo.current
         let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let pool = ThreadPool(threads: n)
+        let weightFormat = WeightFormat(name: format) ?? .bf16
         let single = ThreadPool(threads: 1)
 
         let bytes = bufferMib << 20
@@ -89,12 +94,12 @@ struct KernelBenchCommand: ParsableCommand {
                                             ("gate/up_proj", 4864, 896), ("down_proj", 896, 4864), ("lm_head", 151936, 896)]
         var results: [Shape] = []
         for (name, out, inF) in shapes {
-            let d = decodeSpeed(out: out, cols: inF, pool: pool)
+            let d = decodeSpeed(weightFormat, out: out, cols: inF, pool: pool)
             var s = Shape(name: name, out: out, inFeatures: inF, decode_us: d.seconds * 1e6, decode_gbps: d.gbps,
                           decode_fraction_of_bandwidth: d.gbps / bwN)
             // Prefill computes logits for the last token only, so lm_head is decode-shaped.
             if name != "lm_head" {
-                let p = prefillSpeed(out: out, cols: inF, rows: prefillRows, pool: pool)
+                let p = prefillSpeed(weightFormat, out: out, cols: inF, rows: prefillRows, pool: pool)
                 s.prefill_ms = p.seconds * 1e3
                 s.prefill_gflops = p.gflops
                 s.prefill_fraction_of_peak = p.gflops / peakN
@@ -118,7 +123,7 @@ struct KernelBenchCommand: ParsableCommand {
                      bwN, bw1, peakN, peak1))
         print(String(format: "pool.run  %.2f µs overhead per call of %d×5 µs tasks (Dispatch concurrentPerform %.2f µs)", poolUs, n, dispatchUs))
         print("")
-        print("bf16 matmul       out×in        decode µs   GB/s  ×bw   | prefill \(prefillRows) ms  GFLOP/s  ×peak")
+        print("\(weightFormat.name) matmul".padding(toLength: 18, withPad: " ", startingAt: 0) + "out×in        decode µs   GB/s  ×bw   | prefill \(prefillRows) ms  GFLOP/s  ×peak")
         for s in results {
             var line = s.name.padding(toLength: 16, withPad: " ", startingAt: 0)
             line += String(format: " %6d×%-6d %10.1f %6.1f %5.2f |", s.out,
@@ -256,25 +261,36 @@ private struct BodyBox: @unchecked Sendable {
     init(_ value: @escaping (Int) -> Void) { self.value = value }
 }
 
-/// Random bf16 weights in [-1, 1): low-entropy bit patterns would not change speed.
-private func randomBF16(rows: Int, cols: Int, seed: UInt64) -> WeightMatrix {
-    let buffer = OwnedBuffer(byteCount: rows * cols * 2)
-    let p = buffer.pointer.assumingMemoryBound(to: UInt16.self)
+/// Random weights in [-1, 1) stored in `format`: low-entropy bit patterns would not change speed.
+private func randomWeights(_ format: WeightFormat, rows: Int, cols: Int, seed: UInt64) -> WeightMatrix {
+    let rowBytes = format.rowBytes(cols: cols)
+    let buffer = OwnedBuffer(byteCount: rows * rowBytes)
     var s = seed | 1
-    for i in 0..<(rows * cols) {
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27
-        let v = Float((s &* 2685821657736338717) >> 40) / Float(1 << 23) - 1
-        p[i] = floatToBF16(v)
+    var row = [Float](repeating: 0, count: cols)
+    for r in 0..<rows {
+        for c in 0..<cols {
+            s ^= s >> 12; s ^= s << 25; s ^= s >> 27
+            row[c] = Float((s &* 2685821657736338717) >> 40) / Float(1 << 23) - 1
+        }
+        let dst = buffer.pointer + r * rowBytes
+        switch format {
+        case .f32: dst.copyMemory(from: row, byteCount: cols * 4)
+        case .bf16: for c in 0..<cols { dst.storeBytes(of: floatToBF16(row[c]), toByteOffset: 2 * c, as: UInt16.self) }
+        case .f16: for c in 0..<cols { dst.storeBytes(of: floatToF16(row[c]), toByteOffset: 2 * c, as: UInt16.self) }
+        default: row.withUnsafeBufferPointer { format.codec.quantizeRow($0.baseAddress!, cols: cols, into: dst) }
+        }
     }
-    return WeightMatrix(format: .bf16, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)
+    return WeightMatrix(format: format, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)
 }
 
 /// Best per-call time for one token, cycling through enough copies of the matrix
 /// (≥ 256 MiB in total) that the weights stream from DRAM as in a real model.
-private func decodeSpeed(out: Int, cols: Int, pool: ThreadPool) -> (seconds: Double, gbps: Double) {
-    let bytes = out * cols * 2
+private func decodeSpeed(_ format: WeightFormat, out: Int, cols: Int, pool: ThreadPool) -> (seconds: Double, gbps: Double) {
+    let bytes = out * format.rowBytes(cols: cols)
     let copies = max(1, (256 << 20) / bytes)
-    let ws = (0..<copies).map { randomBF16(rows: out, cols: cols, seed: UInt64($0 + 7)) }
+    let first = randomWeights(format, rows: out, cols: cols, seed: 7)
+    // Copies of one random matrix: generating (and quantizing) each would take longer than the benchmark.
+    let ws = [first] + (1..<copies).map { _ in first.permutingRows(Array(0..<out)) }
     let x = (0..<cols).map { Float(($0 % 17) - 8) * 0.01 }
     var y = [Float](repeating: 0, count: out)
     var best = Double.infinity
@@ -290,8 +306,8 @@ private func decodeSpeed(out: Int, cols: Int, pool: ThreadPool) -> (seconds: Dou
     return (best, Double(bytes) / best / 1e9)
 }
 
-private func prefillSpeed(out: Int, cols: Int, rows: Int, pool: ThreadPool) -> (seconds: Double, gflops: Double) {
-    let w = randomBF16(rows: out, cols: cols, seed: 99)
+private func prefillSpeed(_ format: WeightFormat, out: Int, cols: Int, rows: Int, pool: ThreadPool) -> (seconds: Double, gflops: Double) {
+    let w = randomWeights(format, rows: out, cols: cols, seed: 99)
     let x = (0..<(rows * cols)).map { Float(($0 % 29) - 14) * 0.01 }
     var y = [Float](repeating: 0, count: rows * out)
     var best = Double.infinity

@@ -75,4 +75,3 @@ func printErrorInline(_ s: String) {
     FileHandle.standardError.write(Data(s.utf8))
 }
 
-/// Documents of a JSONL file (`text` field) or the whole file as one document.

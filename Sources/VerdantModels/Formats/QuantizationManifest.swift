@@ -76,6 +76,7 @@ public struct QuantizationManifest: Sendable {
 struct QuantizedCheckpoint: WeightSource {
     let checkpoint: Checkpoint
     let manifest: QuantizationManifest
+    var dequantize = false
 
     func shape(of name: String) -> [Int]? {
         guard let e = manifest.tensors[name] else { return checkpoint.shape(of: name) }
@@ -93,7 +94,13 @@ struct QuantizedCheckpoint: WeightSource {
             throw ModelError.inconsistentQuantizedTensor(
                 name, "config.json declares \(e.format.name) [\(e.rows), \(e.cols)], which is stored as U8 [\(e.rows), \(rowBytes)], but the file holds \(view.info.dtype.rawValue) \(view.info.shape)")
         }
-        return WeightMatrix(format: e.format, rows: e.rows, cols: e.cols, data: view.data, owner: view.owner)
+        let m = WeightMatrix(format: e.format, rows: e.rows, cols: e.cols, data: view.data, owner: view.owner)
+        if !dequantize { return m }
+        var values = [Float](repeating: 0, count: e.rows * e.cols)
+        values.withUnsafeMutableBufferPointer { v in
+            for r in 0..<e.rows { m.copyRow(r, into: v.baseAddress! + r * e.cols) }
+        }
+        return WeightMatrix.f32(rows: e.rows, cols: e.cols, values: values)
     }
 
     func vector(_ name: String) throws -> [Float] {

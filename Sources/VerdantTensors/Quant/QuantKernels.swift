@@ -143,82 +143,91 @@ func quantGEMV(_ acts: QuantizedActivations, token t: Int, _ w: WeightMatrix,
     }
 }
 
-/// Bytes of per-row scratch `quantGEMMRow` needs for a matrix of `cols` columns.
-func quantPanelBytes(cols: Int) -> Int { ((cols + 63) / 64) * 192 + 64 }
+/// Bytes of scratch one unpacked weight row (`packQuantRow`) occupies.
+func quantPanelBytes(cols: Int) -> Int { ((cols + 63) / 64) * 192 }
 
-/// y[t, n] for tokens t0..<t1 and one weight row n (prefill): the row is
-/// unpacked once into `panel` and reused by every token, four tokens at a time.
-/// y: [tokens, ldy]
-func quantGEMMRow(_ acts: QuantizedActivations, tokens t0: Int, _ t1: Int, _ w: WeightMatrix, row n: Int,
-                  _ y: UnsafeMutablePointer<Float>, ldy: Int, panel: UnsafeMutableRawPointer) {
+/// Unpacks weight row n into `panel` (64-byte aligned): per pair the codes,
+/// lane scales and initial sums, so that every token reuses them. Returns the
+/// row's total initial sum (w8a8 applies it once per dot product).
+@inline(__always)
+func packQuantRow(_ w: WeightMatrix, row n: Int, panel: UnsafeMutableRawPointer) -> Int32 {
     let format = w.format
-    let rowBytes = format.rowBytes(cols: w.cols)
     let nb = format.paddedColumns(w.cols) / 32
     let pairs = (nb + 1) / 2
-    let row = w.data + n * rowBytes
-    let pc = panel, ps = panel + pairs * 64, pi = panel + pairs * 128
+    let row = w.data + n * format.rowBytes(cols: w.cols)
     var excess = _mm512_setzero_si512()
     for p in 0..<pairs {
         let v = weightPair(format, row, pair: p, blocks: nb)
-        _mm512_store_si512(pc + p * 64, v.codes)
-        _mm512_store_ps(ps + p * 64, v.scales)
-        _mm512_store_si512(pi + p * 64, v.initial)
+        _mm512_store_si512(panel + p * 192, v.codes)
+        _mm512_store_ps(panel + p * 192 + 64, v.scales)
+        _mm512_store_si512(panel + p * 192 + 128, v.initial)
         excess = _mm512_add_epi32(excess, v.initial)
     }
+    return _mm512_reduce_add_epi32(excess)
+}
+
+/// y[t, n] for tokens t..<t+count (count ≤ 4) and the packed row n (prefill).
+/// y: [tokens, ldy]
+@inline(__always)
+func quantGEMMTile(_ acts: QuantizedActivations, token t: Int, count: Int, _ w: WeightMatrix, row n: Int,
+                   panel: UnsafeRawPointer, excess: Int32, _ y: UnsafeMutablePointer<Float>, ldy: Int) {
+    let format = w.format
+    let nb = format.paddedColumns(w.cols) / 32
+    let pairs = (nb + 1) / 2
+    let i1 = count > 1 ? t + 1 : t, i2 = count > 2 ? t + 2 : t, i3 = count > 3 ? t + 3 : t
+    let x0 = UnsafeRawPointer(acts.codes(t)), x1 = UnsafeRawPointer(acts.codes(i1))
+    let x2 = UnsafeRawPointer(acts.codes(i2)), x3 = UnsafeRawPointer(acts.codes(i3))
     if format == .w8a8 {
-        let correction = _mm512_reduce_add_epi32(excess)
-        let sw = row.loadUnaligned(as: Float.self)
-        var t = t0
-        while t < t1 {
-            let x = UnsafeRawPointer(acts.codes(t))
-            var acc = _mm512_setzero_si512(), acc2 = _mm512_setzero_si512()
-            var p = 0
-            while p + 1 < pairs {
-                acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(x + p * 64), _mm512_load_si512(pc + p * 64))
-                acc2 = _mm512_dpbusd_epi32(acc2, _mm512_load_si512(x + p * 64 + 64), _mm512_load_si512(pc + p * 64 + 64))
-                p += 2
-            }
-            if p < pairs { acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(x + p * 64), _mm512_load_si512(pc + p * 64)) }
-            y[t * ldy + n] = Float(_mm512_reduce_add_epi32(_mm512_add_epi32(acc, acc2)) &+ correction) * sw * acts.rowScale(t)
-            t += 1
+        var a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512(), a2 = _mm512_setzero_si512(), a3 = _mm512_setzero_si512()
+        for p in 0..<pairs {
+            let o = p * 64
+            let wc = _mm512_load_si512(panel + p * 192)
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(x0 + o), wc)
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(x1 + o), wc)
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(x2 + o), wc)
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(x3 + o), wc)
         }
+        let sw = (w.data + n * format.rowBytes(cols: w.cols)).loadUnaligned(as: Float.self)
+        y[t * ldy + n] = Float(_mm512_reduce_add_epi32(a0) &+ excess) * sw * acts.rowScale(t)
+        if count > 1 { y[i1 * ldy + n] = Float(_mm512_reduce_add_epi32(a1) &+ excess) * sw * acts.rowScale(i1) }
+        if count > 2 { y[i2 * ldy + n] = Float(_mm512_reduce_add_epi32(a2) &+ excess) * sw * acts.rowScale(i2) }
+        if count > 3 { y[i3 * ldy + n] = Float(_mm512_reduce_add_epi32(a3) &+ excess) * sw * acts.rowScale(i3) }
         return
     }
     let q4 = format == .q4_0, signedActs = format != .q8_0
-    var t = t0
-    while t < t1 {
-        let count = min(4, t1 - t)
-        // Up to four tokens share each panel load.
-        let x0 = UnsafeRawPointer(acts.codes(t)), l0 = UnsafeRawPointer(acts.lanes(t)), c0 = UnsafeRawPointer(acts.corrections(t))
-        let i1 = count > 1 ? t + 1 : t, i2 = count > 2 ? t + 2 : t, i3 = count > 3 ? t + 3 : t
-        let x1 = UnsafeRawPointer(acts.codes(i1)), l1 = UnsafeRawPointer(acts.lanes(i1)), c1 = UnsafeRawPointer(acts.corrections(i1))
-        let x2 = UnsafeRawPointer(acts.codes(i2)), l2 = UnsafeRawPointer(acts.lanes(i2)), c2 = UnsafeRawPointer(acts.corrections(i2))
-        let x3 = UnsafeRawPointer(acts.codes(i3)), l3 = UnsafeRawPointer(acts.lanes(i3)), c3 = UnsafeRawPointer(acts.corrections(i3))
-        var a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps()
-        for p in 0..<pairs {
-            let o = p * 64
-            let wc = _mm512_load_si512(pc + o), wsc = _mm512_load_ps(ps + o), wi = _mm512_load_si512(pi + o)
-            @inline(__always) func step(_ x: UnsafeRawPointer, _ l: UnsafeRawPointer, _ c: UnsafeRawPointer, _ a: __m512) -> __m512 {
-                let xv = _mm512_load_si512(x + o)
-                let dp = signedActs
-                    ? _mm512_dpbusd_epi32(q4 ? _mm512_load_si512(c + o) : wi, wc, xv)
-                    : _mm512_dpbusd_epi32(wi, xv, wc)
-                return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(wsc, _mm512_load_ps(l + o)), a)
-            }
-            a0 = step(x0, l0, c0, a0)
-            a1 = step(x1, l1, c1, a1)
-            a2 = step(x2, l2, c2, a2)
-            a3 = step(x3, l3, c3, a3)
+    let l0 = UnsafeRawPointer(acts.lanes(t)), l1 = UnsafeRawPointer(acts.lanes(i1))
+    let l2 = UnsafeRawPointer(acts.lanes(i2)), l3 = UnsafeRawPointer(acts.lanes(i3))
+    let c0 = UnsafeRawPointer(acts.corrections(t)), c1 = UnsafeRawPointer(acts.corrections(i1))
+    let c2 = UnsafeRawPointer(acts.corrections(i2)), c3 = UnsafeRawPointer(acts.corrections(i3))
+    var a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps()
+    for p in 0..<pairs {
+        let o = p * 64
+        let wc = _mm512_load_si512(panel + p * 192), wsc = _mm512_load_ps(panel + p * 192 + 64)
+        let wi = _mm512_load_si512(panel + p * 192 + 128)
+        @inline(__always) func step(_ x: UnsafeRawPointer, _ l: UnsafeRawPointer, _ c: UnsafeRawPointer, _ a: __m512) -> __m512 {
+            let xv = _mm512_load_si512(x + o)
+            let dp = signedActs
+                ? _mm512_dpbusd_epi32(q4 ? _mm512_load_si512(c + o) : wi, wc, xv)
+                : _mm512_dpbusd_epi32(wi, xv, wc)
+            return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(wsc, _mm512_load_ps(l + o)), a)
         }
-        let results = [_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)]
-        for k in 0..<count {
-            var r = results[k]
-            if case .int4(let g) = format {
-                r += int4MinimumTerm(row, groupSize: g, blocks: nb, sums: acts.blockSums(t + k))
-            }
-            y[(t + k) * ldy + n] = r
-        }
-        t += count
+        a0 = step(x0, l0, c0, a0)
+        a1 = step(x1, l1, c1, a1)
+        a2 = step(x2, l2, c2, a2)
+        a3 = step(x3, l3, c3, a3)
     }
+    var r0 = _mm512_reduce_add_ps(a0), r1 = _mm512_reduce_add_ps(a1)
+    var r2 = _mm512_reduce_add_ps(a2), r3 = _mm512_reduce_add_ps(a3)
+    if case .int4(let g) = format {
+        let row = w.data + n * format.rowBytes(cols: w.cols)
+        r0 += int4MinimumTerm(row, groupSize: g, blocks: nb, sums: acts.blockSums(t))
+        if count > 1 { r1 += int4MinimumTerm(row, groupSize: g, blocks: nb, sums: acts.blockSums(i1)) }
+        if count > 2 { r2 += int4MinimumTerm(row, groupSize: g, blocks: nb, sums: acts.blockSums(i2)) }
+        if count > 3 { r3 += int4MinimumTerm(row, groupSize: g, blocks: nb, sums: acts.blockSums(i3)) }
+    }
+    y[t * ldy + n] = r0
+    if count > 1 { y[i1 * ldy + n] = r1 }
+    if count > 2 { y[i2 * ldy + n] = r2 }
+    if count > 3 { y[i3 * ldy + n] = r3 }
 }
 #endif

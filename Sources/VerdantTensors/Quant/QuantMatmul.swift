@@ -26,14 +26,26 @@ func quantMatmul(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix,
         }
         return
     }
-    let panelBytes = quantPanelBytes(cols: w.cols)
-    let rowsPerTask = 8
+    // Prefill: each task packs a block of rows once, then sweeps the tokens
+    // four at a time over all of them, so a token's activations are read once
+    // per block of rows (from L1/L2) instead of once per row.
+    let panelBytes = quantPanelBytes(cols: padded)
+    let rowsPerTask = min(32, max(4, (n + pool.threads * 4 - 1) / (pool.threads * 4)))
     let tasks = (n + rowsPerTask - 1) / rowsPerTask
     pool.runWorkers(tasks) { task, worker in
-        let panel = pool.scratch(worker: worker, bytes: panelBytes)
-        let aligned = panel + ((64 - Int(bitPattern: panel) % 64) % 64)
-        for r in (task * rowsPerTask)..<min(n, (task + 1) * rowsPerTask) {
-            quantGEMMRow(acts, tokens: 0, rows, w, row: r, y, ldy: n, panel: aligned)
+        let scratch = pool.scratch(worker: worker, bytes: panelBytes * rowsPerTask + 64)
+        let panels = scratch + ((64 - Int(bitPattern: scratch) % 64) % 64)
+        let r0 = task * rowsPerTask, r1 = min(n, r0 + rowsPerTask)
+        var excess = [Int32](repeating: 0, count: r1 - r0)
+        for r in r0..<r1 { excess[r - r0] = packQuantRow(w, row: r, panel: panels + (r - r0) * panelBytes) }
+        var t = 0
+        while t < rows {
+            let count = min(4, rows - t)
+            for r in r0..<r1 {
+                quantGEMMTile(acts, token: t, count: count, w, row: r, panel: panels + (r - r0) * panelBytes,
+                              excess: excess[r - r0], y, ldy: n)
+            }
+            t += count
         }
     }
     #else

@@ -1,0 +1,47 @@
+import Foundation
+
+/// What `verdant quantize` did to each tensor, and the totals.
+public struct QuantizationReport: Sendable {
+    public struct Tensor: Sendable {
+        public var name: String
+        /// The stored format: a WeightFormat name, or the source dtype when kept.
+        public var format: String
+        public var shape: [Int]
+        public var bytesBefore: Int
+        public var bytesAfter: Int
+        /// Anything not plain: padding, kept as float, importance unavailable, ...
+        public var note: String?
+    }
+
+    public var tensors: [Tensor] = []
+    public var method: QuantizationMethod
+    public var calibrationTokens: Int
+    public var seconds: Double = 0
+    public var diskBytesBefore: Int = 0
+    public var diskBytesAfter: Int = 0
+
+    public var weightBytesBefore: Int { tensors.reduce(0) { $0 + $1.bytesBefore } }
+    public var weightBytesAfter: Int { tensors.reduce(0) { $0 + $1.bytesAfter } }
+    public var parameters: Int { tensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+    /// Storage bits per parameter over all tensors (norms and biases included).
+    public var bitsPerWeight: Double { parameters > 0 ? Double(weightBytesAfter * 8) / Double(parameters) : 0 }
+
+    public var jsonObject: [String: Any] {
+        [
+            "method": method.rawValue,
+            "calibration_tokens": calibrationTokens,
+            "seconds": seconds,
+            "bytes_before": weightBytesBefore,
+            "bytes_after": weightBytesAfter,
+            "disk_bytes_before": diskBytesBefore,
+            "disk_bytes_after": diskBytesAfter,
+            "bits_per_weight": bitsPerWeight,
+            "tensors": tensors.map { t -> [String: Any] in
+                var d: [String: Any] = ["name": t.name, "format": t.format, "shape": t.shape,
+                                        "bytes_before": t.bytesBefore, "bytes_after": t.bytesAfter]
+                if let n = t.note { d["note"] = n }
+                return d
+            },
+        ]
+    }
+}

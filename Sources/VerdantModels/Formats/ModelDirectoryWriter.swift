@@ -1,0 +1,80 @@
+import Foundation
+
+/// Writes a whole model directory atomically: everything goes into a sibling
+/// temporary directory which is renamed to the destination only when complete,
+/// so a killed run never leaves a half model where a model is expected.
+public struct ModelDirectoryWriter {
+    public let destination: String
+    public let force: Bool
+
+    public init(destination: String, force: Bool = false) {
+        self.destination = destination
+        self.force = force
+    }
+
+    /// Fails early (before hours of work) when the destination cannot be used.
+    public func checkDestination() throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: destination, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw CheckpointError.writeFailed(path: destination, reason: "exists and is not a directory") }
+            let contents = (try? fm.contentsOfDirectory(atPath: destination)) ?? []
+            if !contents.isEmpty && !force {
+                throw CheckpointError.writeFailed(path: destination, reason: "exists and is not empty (use --force to replace it)")
+            }
+        }
+        // The nearest existing ancestor must be writable (missing parents are created).
+        var parentPath = (destination as NSString).deletingLastPathComponent
+        while !parentPath.isEmpty && parentPath != "/" && !fm.fileExists(atPath: parentPath) {
+            parentPath = (parentPath as NSString).deletingLastPathComponent
+        }
+        if parentPath.isEmpty { parentPath = "." }
+        guard fm.isWritableFile(atPath: parentPath) else { throw CheckpointError.writeFailed(path: destination, reason: "cannot write in \(parentPath)") }
+    }
+
+    /// config: the config.json object. files: extra files (name → bytes).
+    /// copyFrom: a source model directory whose tokenizer and generation files
+    /// (every regular file that is not weights or config.json) are copied.
+    public func write(config: [String: Any], weights: SafetensorsWriter, files: [String: Data] = [:],
+                      copyFrom source: String?) throws {
+        try checkDestination()
+        let fm = FileManager.default
+        let temp = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+        let staging = temp + ".partial-\(getpid())"
+        try? fm.removeItem(atPath: staging)
+        do {
+            try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            if let source {
+                for name in (try? fm.contentsOfDirectory(atPath: source)) ?? [] {
+                    if name == "config.json" || name.hasSuffix(".safetensors") || name == Checkpoint.indexFileName
+                        || name.hasSuffix(".bin") || name.hasSuffix(".gguf") || files[name] != nil { continue }
+                    let from = (source as NSString).appendingPathComponent(name)
+                    var isDir: ObjCBool = false
+                    guard fm.fileExists(atPath: from, isDirectory: &isDir), !isDir.boolValue else { continue }
+                    try fm.copyItem(atPath: from, toPath: (staging as NSString).appendingPathComponent(name))
+                }
+            }
+            let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+            try json.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent("config.json")))
+            for (name, data) in files {
+                try data.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
+            }
+            try weights.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(Checkpoint.singleFileName)))
+            if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
+            try fm.moveItem(atPath: staging, toPath: temp)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// config.json of `directory` as a JSON object (to modify and write back).
+    public static func readConfigObject(directory: String) throws -> [String: Any] {
+        let path = (directory as NSString).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError.missingFile(path) }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ConfigError.malformed("\(path) is not a JSON object")
+        }
+        return object
+    }
+}
