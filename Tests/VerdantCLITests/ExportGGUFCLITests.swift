@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// `verdant export-gguf`: a working export, and bad input as a clear error with a non-zero exit.
+@Test func exportGGUFWritesAFile() throws {
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("verdant-cli-\(UUID().uuidString).gguf")
+    defer { try? FileManager.default.removeItem(at: out) }
+    let r = try CLI.run(["export-gguf", CLI.fixtures.appendingPathComponent("demo").path, "--out", out.path, "--type", "q8_0"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("wrote") && r.stderr.contains("q8_0"))
+    let head = try FileHandle(forReadingFrom: out).readData(ofLength: 4)
+    #expect(head == Data("GGUF".utf8))
+}
+
+@Test(arguments: [
+    (["--type", "q5_k"], "--type"),
+    ([], "tokenizer.json"),                        // llama-gqa-f32 has no tokenizer
+    (["--no-vocab", "--out-dir-missing"], "/nonexistent-dir"),
+    (["--no-vocab", "--model", "rwkv"], "rwkv"),
+])
+func exportGGUFBadInputs(_ extra: [String], _ mentions: String) throws {
+    let fm = FileManager.default
+    var model = CLI.fixtures.appendingPathComponent("llama-gqa-f32").path
+    var out = fm.temporaryDirectory.appendingPathComponent("verdant-cli-\(UUID().uuidString).gguf").path
+    var args = extra
+    var scratch: URL? = nil
+    defer { if let scratch { try? fm.removeItem(at: scratch) } }
+    if let i = args.firstIndex(of: "--out-dir-missing") {
+        args.remove(at: i)
+        out = "/nonexistent-dir/model.gguf"
+    }
+    if let i = args.firstIndex(of: "--model") {
+        let copy = try CLI.copyOfFixture("llama-gqa-f32")
+        scratch = copy
+        try Data(#"{"model_type": "\#(args[i + 1])"}"#.utf8).write(to: copy.appendingPathComponent("config.json"))
+        model = copy.path
+        args.removeSubrange(i...(i + 1))
+    }
+    let r = try CLI.run(["export-gguf", model, "--out", out] + args)
+    #expect(!r.crashed)
+    #expect(r.status != 0)
+    #expect(r.stderr.contains(mentions), "stderr: \(r.stderr)")
+    #expect(!fm.fileExists(atPath: out))
+}
