@@ -42,3 +42,16 @@ func exportGGUFBadInputs(_ extra: [String], _ mentions: String) throws {
     #expect(r.stderr.contains(mentions), "stderr: \(r.stderr)")
     #expect(!fm.fileExists(atPath: out))
 }
+
+/// `generate --prompt-ids` (what scripts/check_gguf_llamacpp.py compares llama.cpp against).
+@Test func generateFromTokenIds() throws {
+    let fixture = CLI.fixtures.appendingPathComponent("llama-gqa-f32").path
+    var r = try CLI.run(["generate", fixture, "--prompt-ids", "209,169,219,110,113,24", "--max-tokens", "4", "--json", "--threads", "1"])
+    #expect(r.status == 0, "\(r.stderr)")
+    // transformers' greedy continuation (reference.json of the fixture).
+    #expect(r.stdout.contains("\"token_ids\":[50,4,33,148]"), "\(r.stdout)")
+    for bad in [["--prompt-ids", "1,x", "--json"], ["--prompt-ids", "1", "--prompt", "a", "--json"], ["--prompt-ids", "1"]] {
+        r = try CLI.run(["generate", fixture] + bad)
+        #expect(!r.crashed && r.status != 0 && r.stderr.contains("--"), "\(bad): \(r.stderr)")
+    }
+}
