@@ -101,6 +101,16 @@ struct GGUFTests {
         bad[0] = 0x47 + 1
         try bad.write(to: url)
         #expect(throws: GGUFError.self) { _ = try GGUFFile(path: url.path) }
+        // Dimensions whose product overflows must be an error, not a trap.
+        var w2 = GGUFWriter()
+        try w2.addTensor("big", shape: [3, 4], type: .f32) { _ in }
+        try w2.write(to: url)
+        var huge = try Data(contentsOf: url)
+        let dims = Data([4, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])   // ne0 = 4, ne1 = 3
+        let r = try #require(huge.range(of: dims))
+        huge.replaceSubrange(r, with: Data([0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0]))  // 2^39 × 2^39
+        try huge.write(to: url)
+        #expect { _ = try GGUFFile(path: url.path) } throws: { "\($0)".contains("size") }
         // A huge string length must not allocate or crash.
         bad = good
         for i in 0..<8 { bad[24 + i] = 0xFF }

@@ -41,7 +41,7 @@ public enum GGUFExporter {
             throw GGUFError.unsupported("model_type '\(config.modelType)' has no GGUF export (supported: llama, mistral, qwen2, gpt2, gpt_bigcode)")
         }
         // The vocabulary is checked first: it is the cheap failure.
-        var vocabulary: [(String, GGUFValue)] = GGUFVocabulary.placeholder(config: config)
+        var vocabulary: [(String, GGUFValue)] = GGUFVocabulary.placeholder()
         if options.includeVocabulary {
             let tokenizerPath = (dir as NSString).appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: tokenizerPath) else {

@@ -21,7 +21,7 @@ public final class GGUFFile: @unchecked Sendable {
         /// Bytes of the tensor (nil for types this reader does not know).
         public var byteCount: Int? {
             guard let t = type, let first = dims.first, let row = t.rowBytes(cols: first) else { return nil }
-            return dims.dropFirst().reduce(row, *)
+            return checkedProduct([row] + dims.dropFirst())
         }
     }
 
@@ -85,7 +85,11 @@ public final class GGUFFile: @unchecked Sendable {
         tensors = infos
         dataOffset = (r.position + align - 1) / align * align
         for t in infos {
-            guard let n = t.byteCount else { continue }
+            guard let n = t.byteCount else {
+                // Known type but a size that cannot exist: reject; unknown types are listed only.
+                if t.type != nil { throw .malformed(path: path, reason: "tensor '\(t.name)' has an impossible size \(t.dims)") }
+                continue
+            }
             let (end, o) = (dataOffset + t.offset).addingReportingOverflow(n)
             guard !o, end <= data.count else {
                 throw .malformed(path: path, reason: "tensor '\(t.name)' extends past the end of the file (truncated?)")
@@ -110,7 +114,9 @@ public final class GGUFFile: @unchecked Sendable {
         guard let t = tensor(name), let type = t.type, let cols = t.dims.first else {
             throw GGUFError.malformed(path: path, reason: "no readable tensor '\(name)'")
         }
-        let rows = t.dims.dropFirst().reduce(1, *)
+        guard let rows = checkedProduct(Array(t.dims.dropFirst())) else {
+            throw GGUFError.malformed(path: path, reason: "tensor '\(name)' is too large")
+        }
         let format = type.weightFormat
         return try withTensorBytes(name) { bytes in
             guard let base = bytes.baseAddress else { return [] }
@@ -123,6 +129,17 @@ public final class GGUFFile: @unchecked Sendable {
             return out
         }
     }
+}
+
+/// Product of `values`, or nil on overflow (dimensions come from the file).
+private func checkedProduct(_ values: [Int]) -> Int? {
+    var p = 1
+    for v in values {
+        let (r, o) = p.multipliedReportingOverflow(by: v)
+        if o { return nil }
+        p = r
+    }
+    return p
 }
 
 /// Bounds-checked little-endian reads over the mapped file.

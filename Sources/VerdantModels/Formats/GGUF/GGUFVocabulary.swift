@@ -93,7 +93,7 @@ enum GGUFVocabulary {
 
     /// Metadata for `--no-vocab`: llama.cpp loads such a file (tokenizer model
     /// "none") with `vocab_size` placeholder tokens and runs it from token ids.
-    static func placeholder(config: ModelConfig) -> [(String, GGUFValue)] {
+    static func placeholder() -> [(String, GGUFValue)] {
         [("tokenizer.ggml.model", .string("none"))]
     }
 
