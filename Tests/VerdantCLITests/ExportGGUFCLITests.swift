@@ -10,6 +10,10 @@ import Testing
     #expect(r.stderr.contains("wrote") && r.stderr.contains("q8_0"))
     let head = try FileHandle(forReadingFrom: out).readData(ofLength: 4)
     #expect(head == Data("GGUF".utf8))
+    // inspect reads it back.
+    let i = try CLI.run(["inspect", out.path, "--json"])
+    #expect(i.status == 0, "\(i.stderr)")
+    #expect(i.stdout.contains("\"architecture\":\"llama\"") && i.stdout.contains("\"q8_0\":15") && i.stdout.contains("\"vocab_size\":512"), "\(i.stdout)")
 }
 
 @Test(arguments: [
