@@ -36,7 +36,7 @@ struct GGUFTests {
         var q = [UInt8](repeating: 0, count: 2 * 34)
         for i in q.indices { q[i] = UInt8(i % 251) }
         let qBytes = q
-        try w.addTensor("blk.0.attn_q.weight", shape: [2, 32], type: .q8_0) { $0.copyMemory(from: UnsafeRawBufferPointer(start: qBytes, count: 68)) }
+        try w.addTensor("blk.0.attn_q.weight", shape: [2, 32], type: .q8_0) { out in qBytes.withUnsafeBytes { out.copyMemory(from: $0) } }
         let url = Self.scratch("layout.gguf")
         defer { try? FileManager.default.removeItem(at: url) }
         try w.write(to: url)
