@@ -53,7 +53,7 @@ let package = Package(
             ],
             swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTensorsTests", dependencies: ["VerdantTensors"],
-                    swiftSettings: cpuFlags),
+                    resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTokenizerTests", dependencies: ["VerdantTokenizer"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantModelsTests", dependencies: ["VerdantModels", "VerdantTensors", "VerdantEval"],

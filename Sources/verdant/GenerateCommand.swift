@@ -12,7 +12,10 @@ struct GenerateCommand: ParsableCommand {
     var modelDir: String
 
     @Option(help: "Prompt text.")
-    var prompt: String
+    var prompt: String?
+
+    @Option(help: "Prompt as comma-separated token ids instead of text (for checkpoints without tokenizer.json; use with --json).")
+    var promptIds: String?
 
     @Option(help: "Maximum number of tokens to generate.")
     var maxTokens: Int = 128
@@ -35,6 +38,10 @@ struct GenerateCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (prompt == nil) != (promptIds == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
+        if let promptIds, parseIds(promptIds) == nil {
+            throw ValidationError("--prompt-ids must be comma-separated non-negative integers, got '\(promptIds)'")
+        }
         guard (0...1_000_000).contains(maxTokens) else { throw ValidationError("--max-tokens must be between 0 and 1000000") }
         guard temperature.isFinite, temperature >= 0, temperature <= 100 else { throw ValidationError("--temperature must be in [0, 100]") }
         guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
@@ -51,9 +58,20 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(directory: modelDir)
+        if let ids = promptIds.flatMap(parseIds) {
+            // Token ids in, token ids out: no tokenizer needed (the GGUF checks use this).
+            guard json else { throw CLIError("--prompt-ids prints token ids; add --json") }
+            let result = try loaded.model.generate(prompt: ids, maxTokens: maxTokens,
+                                                   sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
+                                                   pool: runtime.makePool()) { _ in }
+            try printJSON(Output(text: "", token_ids: result.tokens, prompt_tokens: result.promptTokens,
+                                 prefill_tokens_per_s: result.prefillTokensPerSecond,
+                                 decode_tokens_per_s: result.decodeTokensPerSecond))
+            return
+        }
         let tokenizer = try loadTokenizer(directory: modelDir)
         let pool = runtime.makePool()
-        let promptIds = tokenizer.encode(prompt, addSpecialTokens: true)
+        let promptIds = tokenizer.encode(prompt ?? "", addSpecialTokens: true)
         let sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)
         var stream = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
         let result = try loaded.model.generate(prompt: promptIds, maxTokens: maxTokens, sampling: sampling, pool: pool) { id in
@@ -71,4 +89,16 @@ struct GenerateCommand: ParsableCommand {
                               result.decodeTokensPerSecond, pool.threads, result.stoppedAtEOS ? " | stopped at EOS" : ""))
         }
     }
+}
+
+/// "1, 2,3" → [1, 2, 3]; nil on anything else.
+private func parseIds(_ s: String) -> [Int]? {
+    let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    guard !parts.isEmpty else { return nil }
+    var ids: [Int] = []
+    for p in parts {
+        guard let v = Int(p), v >= 0 else { return nil }
+        ids.append(v)
+    }
+    return ids
 }

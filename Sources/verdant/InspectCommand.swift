@@ -7,7 +7,7 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Describe a checkpoint: architecture, parameters, dtypes, size on disk, context length.")
 
-    @Argument(help: "Model directory (Hugging Face layout).")
+    @Argument(help: "Model directory (Hugging Face layout), or a .gguf file.")
     var modelDir: String
 
     @Flag(help: "Print JSON.")
@@ -36,6 +36,11 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        if modelDir.hasSuffix(".gguf") {
+            let report = GGUFReport(try GGUFFile(path: modelDir))
+            if json { try printJSON(report) } else { print(report.text) }
+            return
+        }
         let info = try ModelInfo.read(directory: modelDir)
         let c = info.config
         let positions: String

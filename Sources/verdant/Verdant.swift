@@ -14,6 +14,7 @@ struct Verdant: AsyncParsableCommand {
             TokenizeCommand.self,
             KernelBenchCommand.self,
             QuantizeCommand.self,
+            ExportGGUFCommand.self,
         ]
     )
 }

@@ -10,10 +10,15 @@ public struct BlockParams: Sendable, Equatable {
     /// 1/scale before the scale is rounded to f16; keeping it separate makes our
     /// round-to-nearest output bit-identical to theirs.
     public var inverse: Float
+    /// Value subtracted before scaling to codes (int4). GGUF's Q4_1 reference
+    /// measures codes from the exact block minimum, not the f16-rounded one it
+    /// stores; defaults to `minimum`.
+    public var origin: Float
 
-    public init(scale: Float, minimum: Float = 0, inverse: Float? = nil) {
+    public init(scale: Float, minimum: Float = 0, inverse: Float? = nil, origin: Float? = nil) {
         self.scale = scale
         self.minimum = minimum
         self.inverse = inverse ?? (scale != 0 ? 1 / scale : 0)
+        self.origin = origin ?? minimum
     }
 }

@@ -57,7 +57,7 @@ public struct QuantCodec: Sendable {
             if count == 0 { lo = 0; hi = 0 }
             if let importance { return searchAsymmetric(x, count: count, importance: importance, lo: lo, hi: hi) }
             let d = (hi - lo) / 15
-            return BlockParams(scale: storedScale(d), minimum: storedScale(lo), inverse: d != 0 ? 1 / d : 0)
+            return BlockParams(scale: storedScale(d), minimum: storedScale(lo), inverse: d != 0 ? 1 / d : 0, origin: lo)
         case .f32, .f16, .bf16:
             return BlockParams(scale: 1)
         }
@@ -78,12 +78,11 @@ public struct QuantCodec: Sendable {
         case .q8_0, .w8a8:
             return Int(max(-127, min(127, roundf(v * p.inverse))))
         case .q4_0:
-            // GGUF truncates x·id + 8.5 toward zero, i.e. rounds half up.
-            let t = Int(max(0, v * p.inverse + 8.5))
-            return min(15, t) - 8
+            // GGUF truncates x·id + 8.5 toward zero, i.e. rounds half up. Clamping
+            // before the conversion keeps an infinite weight from trapping.
+            return Int(min(15, max(0, v * p.inverse + 8.5))) - 8
         case .int4:
-            let t = Int(max(0, (v - p.minimum) * p.inverse + 0.5))
-            return min(15, t)
+            return Int(min(15, max(0, (v - p.origin) * p.inverse + 0.5)))
         case .f32, .f16, .bf16:
             return 0
         }
