@@ -15,6 +15,7 @@ func quantMatmul(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix,
         acts.quantize(x, layout: layout, rows: 0, rows)
     }
     #if arch(x86_64)
+    compactGroupSums(acts, shift: groupShift(w.format), blocks: padded / 32)
     let n = w.rows
     if rows < 2 {
         // Decode: contiguous row ranges per task keep each thread's stream sequential.
