@@ -64,6 +64,9 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
+    @Flag(help: "List every tensor's format (always recorded in OUT/quantization_report.json).")
+    var verbose = false
+
     func validate() throws {
         guard WeightFormat.int4GroupSizes.contains(groupSize) else {
             throw ValidationError("--group-size must be 32, 64 or 128 (got \(groupSize))")
@@ -121,13 +124,16 @@ struct QuantizeCommand: ParsableCommand {
         }
         var byFormat: [String: (count: Int, bytes: Int)] = [:]
         for t in report.tensors {
-            if let n = t.note { print("  \(t.name): \(t.format) (\(n))") }
+            if verbose || t.note != nil {
+                print("  \(t.name) \(t.shape): \(t.format)" + (t.note.map { " (\($0))" } ?? ""))
+            }
             byFormat[t.format, default: (0, 0)].count += 1
             byFormat[t.format, default: (0, 0)].bytes += t.bytesAfter
         }
         for (f, v) in byFormat.sorted(by: { $0.key < $1.key }) {
             print(String(format: "  %-10@ %4d tensors  %10.2f MB", f as NSString, v.count, Double(v.bytes) / 1e6))
         }
+        print("per-tensor formats: \((out as NSString).appendingPathComponent("quantization_report.json"))")
         print(String(format: "%@ → %@: %.2f MB → %.2f MB on disk (%.2f×), %.2f bits per parameter, %@ in %.1f s",
                      modelDir as NSString, out as NSString, Double(report.diskBytesBefore) / 1e6, Double(report.diskBytesAfter) / 1e6,
                      Double(report.diskBytesBefore) / Double(max(report.diskBytesAfter, 1)), report.bitsPerWeight,
