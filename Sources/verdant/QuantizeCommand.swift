@@ -14,7 +14,11 @@ struct QuantizeCommand: ParsableCommand {
         the default is --scheme for every linear weight, with the token embedding / output matrix at q8_0 \
         for 4-bit schemes; --recipe FILE or --override PATTERN=FORMAT change it (see README). Norms, \
         biases and position embeddings stay as they are. With --calibration, block scales are searched \
-        to minimise the error weighted by the calibration activations' E[x²] (disable: --no-importance).
+        to minimise the error weighted by the calibration activations' E[x²] (disable: --no-importance). \
+        --method gptq compensates each column's rounding error in the columns not yet quantized \
+        (calibration Hessian, --damping, --act-order, --gptq-sequential); --method awq searches \
+        per-channel scales from the calibration activations and folds them into the preceding norm or \
+        linear before rounding. Both need --calibration.
         """)
 
     @Argument(help: "Float model directory (Hugging Face layout).")
@@ -26,7 +30,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "int4 group size: 32, 64 or 128.")
     var groupSize: Int = 128
 
-    @Option(help: "rtn, gptq or awq.")
+    @Option(help: "rtn (round to nearest), gptq or awq (both need --calibration).")
     var method: String = "rtn"
 
     @Option(help: "Calibration text: JSONL with a `text` field, or plain text.")
@@ -52,6 +56,12 @@ struct QuantizeCommand: ParsableCommand {
 
     @Flag(help: "GPTQ: quantize columns in order of decreasing Hessian diagonal.")
     var actOrder = false
+
+    @Flag(help: "GPTQ: collect each block's Hessians through the already quantized blocks (slower: L·(L+1)/2 block passes).")
+    var gptqSequential = false
+
+    @Option(help: "AWQ: calibration tokens the scale search measures output errors on.")
+    var awqSampleTokens = 512
 
     @Option(help: "Output directory.")
     var out: String
@@ -84,6 +94,7 @@ struct QuantizeCommand: ParsableCommand {
             throw ValidationError("--calibration-sequence must be at least 2")
         }
         guard damping > 0 && damping < 10 else { throw ValidationError("--damping must be in (0, 10)") }
+        guard (1...1_000_000).contains(awqSampleTokens) else { throw ValidationError("--awq-sample-tokens must be between 1 and 1000000") }
         if QuantizationMethod(rawValue: method)?.needsCalibration == true && calibration == nil {
             throw ValidationError("--method \(method) needs --calibration FILE")
         }
@@ -104,6 +115,8 @@ struct QuantizeCommand: ParsableCommand {
         options.threads = runtime.makePool().threads
         options.gptqDamping = damping
         options.gptqActOrder = actOrder
+        options.gptqSequential = gptqSequential
+        options.awqSampleTokens = awqSampleTokens
         if let calibration {
             let tokenizer = try loadTokenizer(directory: modelDir)
             let config = try ModelRegistry.config(directory: modelDir)

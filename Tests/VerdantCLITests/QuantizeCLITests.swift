@@ -11,6 +11,7 @@ import Testing
     (["quantize", "DEMO", "--scheme", "q4_0", "--override", "nonsense", "--out", "OUT"], "PATTERN=FORMAT"),
     (["quantize", "DEMO", "--scheme", "q4_0", "--recipe", "/nonexistent-recipe.json", "--out", "OUT"], "recipe"),
     (["quantize", "/nonexistent/model", "--scheme", "q4_0", "--out", "OUT"], "config.json"),
+    (["quantize", "DEMO", "--scheme", "q4_0", "--method", "awq", "--calibration", "/nonexistent.jsonl", "--awq-sample-tokens", "0", "--out", "OUT"], "--awq-sample-tokens"),
     (["kernel-bench", "--format", "q9"], "--format"),
 ])
 func badQuantizeArgumentsAreClearErrors(_ arguments: [String], _ mentions: String) throws {
@@ -47,4 +48,24 @@ func badQuantizeArgumentsAreClearErrors(_ arguments: [String], _ mentions: Strin
     // Existing output is not overwritten without --force.
     r = try CLI.run(["quantize", demo, "--scheme", "q8_0", "--out", out])
     #expect(r.status != 0 && r.stderr.contains("--force"), "\(r.stderr)")
+}
+
+@Test(arguments: [["--method", "gptq", "--act-order"], ["--method", "gptq", "--gptq-sequential"], ["--method", "awq", "--no-importance"]])
+func calibratedMethodsRunFromTheCommandLine(_ method: [String]) throws {
+    let demo = CLI.fixtures.appendingPathComponent("demo").path
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("verdant-q-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let calib = out + "-calib.txt"
+    try "def add(a, b):\n    return a + b\n\nclass Point:\n    def __init__(self, x):\n        self.x = x\n".write(toFile: calib, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: calib) }
+    var r = try CLI.run(["quantize", demo, "--scheme", "q4_0", "--calibration", calib, "--calibration-tokens", "64",
+                         "--out", out, "--json"] + method)
+    #expect(r.status == 0, "\(r.stderr)")
+    let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    #expect(report?["method"] as? String == method[1])
+    let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any]
+    let section = config?["quantization"] as? [String: Any]
+    #expect(section?["method"] as? String == method[1])
+    r = try CLI.run(["perplexity", out, "--data", calib, "--context", "16"])
+    #expect(r.status == 0 && r.stdout.contains("perplexity"), "\(r.stderr)")
 }

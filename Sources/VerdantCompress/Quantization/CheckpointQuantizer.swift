@@ -19,6 +19,10 @@ public struct CheckpointQuantizer {
         /// GPTQ settings (used when method == .gptq).
         public var gptqDamping: Float = 0.01
         public var gptqActOrder: Bool = false
+        /// GPTQ: collect block l's Hessians through the already quantized blocks < l.
+        public var gptqSequential: Bool = false
+        /// AWQ: calibration tokens (rows) the scale search measures output errors on.
+        public var awqSampleTokens: Int = 512
 
         public init(recipe: QuantizationRecipe) { self.recipe = recipe }
     }
@@ -42,29 +46,21 @@ public struct CheckpointQuantizer {
         let loaded = try LoadedModel.load(directory: directory)
         let model = loaded.model
         let checkpoint = try Checkpoint(path: directory)
-        var linearNames = Set<String>([model.lmHead.name])
-        for layer in model.layers {
-            switch layer.attention {
-            case .separate(let q, let k, let v): linearNames.formUnion([q.name, k.name, v.name])
-            case .fused(let qkv): linearNames.insert(qkv.name)
-            }
-            linearNames.insert(layer.output.name)
-            switch layer.mlp {
-            case .gated(let g, let u, let d): linearNames.formUnion([g.name, u.name, d.name])
-            case .plain(let u, let d): linearNames.formUnion([u.name, d.name])
-            }
-        }
+        let linearNames = Self.linearNames(of: model)
         let embeddingName = checkpoint.tensorNames.first { $0.hasSuffix("embed_tokens.weight") || $0.hasSuffix("wte.weight") }
         var quantizable = linearNames
         if let embeddingName { quantizable.insert(embeddingName) }
         let weights = FloatWeights(checkpoint: checkpoint, config: loaded.config, linearNames: linearNames)
         let pool = ThreadPool(threads: options.threads)
 
-        // Calibration statistics.
+        // Calibration statistics, and what the method collects, in one pass.
         var stats: ActivationStatistics?
+        var collected: ForwardObserver?
         if options.method.needsCalibration || options.importance, let calibration = options.calibration {
             let s = ActivationStatistics()
-            try calibration.run(model: model, observer: s, pool: pool) { done, total in
+            collected = makeCalibrationObserver(method: options.method, options: options, calibration: calibration, pool: pool)
+            let observer: ForwardObserver = collected.map { FanOutObserver([s, $0]) } ?? s
+            try calibration.run(model: model, observer: observer, pool: pool) { done, total in
                 progress("calibration: sequence \(done)/\(total)")
             }
             stats = s
@@ -80,6 +76,14 @@ public struct CheckpointQuantizer {
             return stats.channel(for: name)?.meanSquares
         }
 
+        let layerCount = loaded.config.numLayers
+        /// The stored format of weight `name` under the recipe (nil: not a quantizable matrix).
+        func target(_ name: String) -> WeightFormat? {
+            guard quantizable.contains(name), checkpoint.info(name)?.shape.count == 2,
+                  case .format(let f) = options.recipe.target(for: name, layerCount: layerCount) else { return nil }
+            return f
+        }
+
         // Method-specific preparation.
         let quantizer: MatrixQuantizer
         switch options.method {
@@ -90,8 +94,10 @@ public struct CheckpointQuantizer {
                 throw QuantizeError("--method \(options.method.rawValue) needs --calibration FILE")
             }
             quantizer = try makeCalibratedQuantizer(method: options.method, model: model, weights: weights,
-                                                    calibration: calibration, statistics: stats, importance: importance,
+                                                    calibration: calibration, statistics: stats, collected: collected,
+                                                    importance: importance, target: target, options: options,
                                                     pool: pool, progress: progress)
+            collected = nil
         }
 
         // Tensors.
@@ -100,7 +106,6 @@ public struct CheckpointQuantizer {
         var out = SafetensorsWriter()
         var manifest = QuantizationManifest(tensors: [:])
         let names = checkpoint.tensorNames.sorted()
-        let layerCount = loaded.config.numLayers
         for (i, name) in names.enumerated() {
             guard let info = checkpoint.info(name) else { continue }
             var entry = QuantizationReport.Tensor(name: name, format: info.dtype.rawValue.lowercased(), shape: info.shape,
@@ -115,11 +120,11 @@ public struct CheckpointQuantizer {
                 })
             case .keep:
                 // Rewritten by the method (e.g. an AWQ-scaled norm): same dtype as the source.
-                try out.add(name, dtype: info.dtype, shape: info.shape, data: encode(try weights.vector(name), as: info.dtype))
+                try out.add(name, dtype: info.dtype, shape: info.shape, data: encode(try weights.storedValues(name), as: info.dtype))
                 entry.note = "rescaled by \(options.method.rawValue)"
             case .format(let f) where !f.isQuantized:
                 let dtype: DType = f == .f32 ? .f32 : f == .f16 ? .f16 : .bf16
-                try out.add(name, dtype: dtype, shape: info.shape, data: encode(try weights.vector(name), as: dtype))
+                try out.add(name, dtype: dtype, shape: info.shape, data: encode(try weights.storedValues(name), as: dtype))
                 entry.format = f.name
                 entry.bytesAfter = info.elementCount * dtype.byteSize
             case .format(let f):
@@ -145,6 +150,7 @@ public struct CheckpointQuantizer {
                 if options.importance && stats != nil && importance(name) == nil && options.method == .rtn {
                     notes.append("no calibration statistics: plain round-to-nearest")
                 }
+                if let n = quantizer.note(for: name) { notes.append(n) }
                 if !notes.isEmpty { entry.note = notes.joined(separator: "; ") }
             }
             report.tensors.append(entry)
@@ -164,7 +170,10 @@ public struct CheckpointQuantizer {
         if let c = options.calibration {
             section["calibration"] = ["file": options.calibrationSource ?? "", "tokens": c.tokenCount, "sequences": c.sequences.count]
         }
-        if options.method == .gptq { section["gptq"] = ["damping": options.gptqDamping, "act_order": options.gptqActOrder] }
+        if options.method == .gptq {
+            section["gptq"] = ["damping": options.gptqDamping, "act_order": options.gptqActOrder, "sequential": options.gptqSequential]
+        }
+        if options.method == .awq { section["awq"] = ["sample_tokens": options.awqSampleTokens] }
         config["quantization"] = section
         report.seconds = monotonicSeconds() - start
         let reportJSON = try JSONSerialization.data(withJSONObject: report.jsonObject, options: [.prettyPrinted, .sortedKeys])
@@ -173,6 +182,13 @@ public struct CheckpointQuantizer {
         report.diskBytesAfter = (try? Checkpoint(path: output).totalBytes) ?? 0
         report.seconds = monotonicSeconds() - start
         return report
+    }
+
+    /// Every tensor `model` uses as a linear weight (incl. lm_head / the tied embedding).
+    static func linearNames(of model: DecoderModel) -> Set<String> {
+        var names = Set<String>([model.lmHead.name])
+        for layer in model.layers { names.formUnion(layer.linears.map(\.name)) }
+        return names
     }
 
     /// Values in a float dtype, little-endian.
@@ -202,7 +218,6 @@ public struct QuantizeError: Error, CustomStringConvertible {
 extension QuantizationManifest {
     /// True when MODEL_DIR's config.json has a quantization section.
     static func tensorsIn(directory: String) -> Bool {
-        guard let manifest = try? QuantizationManifest.read(directory: directory) else { return false }
-        return manifest != nil
+        (try? QuantizationManifest.read(directory: directory)) != nil
     }
 }

@@ -58,3 +58,46 @@ public final class FloatWeights {
         replaced[name] = values
     }
 }
+
+extension FloatWeights {
+    /// Values of any tensor in the checkpoint's own layout (a rewritten GPT-2
+    /// Conv1D matrix is transposed back to [in, out]), for writing it out.
+    public func storedValues(_ name: String) throws -> [Float] {
+        guard let r = replaced[name] else { return try checkpoint.floats(name) }
+        guard isConv1D(name), let shape = matrixShape(name) else { return r }
+        var out = [Float](repeating: 0, count: r.count)
+        for o in 0..<shape.rows {
+            for i in 0..<shape.cols { out[i * shape.rows + o] = r[o * shape.cols + i] }
+        }
+        return out
+    }
+}
+
+/// The checkpoint as a model sees it after a method rewrote some tensors
+/// (AWQ's scaled norms and matrices) and quantized others (GPTQ's sequential
+/// mode feeds calibration through the layers it has already quantized).
+/// Untouched tensors come straight from the memory-mapped checkpoint.
+final class RewrittenWeights: WeightSource {
+    let weights: FloatWeights
+    /// Matrices [out, in] to use instead of the checkpoint's (quantized or f32).
+    var matrices: [String: WeightMatrix] = [:]
+
+    init(_ weights: FloatWeights) { self.weights = weights }
+
+    func shape(of name: String) -> [Int]? { weights.checkpoint.shape(of: name) }
+
+    /// Replacements are [out, in] whatever the checkpoint's convention.
+    func isPreTransposed(_ name: String) -> Bool {
+        weights.isConv1D(name) && (matrices[name] != nil || weights.replaced[name] != nil)
+    }
+
+    func matrix(_ name: String) throws -> WeightMatrix {
+        if let m = matrices[name] { return m }
+        if weights.replaced[name] != nil, let shape = weights.matrixShape(name) {
+            return WeightMatrix.f32(rows: shape.rows, cols: shape.cols, values: try weights.matrix(name))
+        }
+        return try weights.checkpoint.matrix(name)
+    }
+
+    func vector(_ name: String) throws -> [Float] { try weights.vector(name) }
+}

@@ -7,6 +7,12 @@ public protocol MatrixQuantizer {
     /// dst: rows × format.rowBytes(cols:) bytes.
     func quantize(name: String, weights: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
                   format: WeightFormat, into dst: UnsafeMutableRawPointer, pool: ThreadPool) throws
+    /// Anything the report should say about how `name` was quantized (after `quantize`).
+    func note(for name: String) -> String?
+}
+
+extension MatrixQuantizer {
+    public func note(for name: String) -> String? { nil }
 }
 
 /// Round to nearest, row by row in parallel. With `importance` (per input
