@@ -13,6 +13,8 @@ struct Verdant: AsyncParsableCommand {
             BenchCommand.self,
             TokenizeCommand.self,
             KernelBenchCommand.self,
+            EvalCommand.self,
+            EvalSamplesCommand.self,
         ]
     )
 }
