@@ -81,7 +81,7 @@ struct EvalCommand: ParsableCommand {
         guard (1...100_000).contains(maxTokens) else { throw ValidationError("--max-tokens must be ≥ 1") }
     }
 
-    struct LineCompletionOutput: Encodable {
+    struct LineCompletionOutput: Codable {
         var em: Double
         var es: Double
         var n: Int

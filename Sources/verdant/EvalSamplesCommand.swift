@@ -93,8 +93,8 @@ func runSamples(problems: [CodeProblem], samples: [CodeSample], sandbox: Sandbox
     return report
 }
 
-struct FunctionalCorrectnessOutput: Encodable {
-    struct Result: Encodable {
+struct FunctionalCorrectnessOutput: Codable {
+    struct Result: Codable {
         var task_id: String
         var passed: Bool
         var status: String

@@ -15,6 +15,8 @@ struct Verdant: AsyncParsableCommand {
             KernelBenchCommand.self,
             EvalCommand.self,
             EvalSamplesCommand.self,
+            MeasureCommand.self,
+            CompareCommand.self,
         ]
     )
 }
