@@ -91,11 +91,13 @@ public struct ScatterChart: Sendable {
             let d = abs(lo) > 0 ? abs(lo) * 0.1 : 1
             lo -= d; hi += d
         }
+        let nonNegative = lo >= 0
         let pad = (hi - lo) * 0.12
         lo -= pad; hi += pad
-        let raw = (hi - lo) / 5
+        if nonNegative { lo = max(lo, 0) }  // sizes and energies never go below 0
+        let raw = (hi - lo) / 6
         let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
         let start = (lo / step).rounded(.up) * step
         let ticks = stride(from: start, through: hi + step * 1e-9, by: step).map { abs($0) < step * 1e-9 ? 0 : $0 }
         return (lo, hi, ticks)
