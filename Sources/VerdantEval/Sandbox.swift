@@ -17,14 +17,17 @@ public struct SandboxLimits: Sendable, Equatable {
     public var fileBytes: Int = 16 << 20
     /// RLIMIT_NOFILE.
     public var openFiles: Int = 256
+    /// Size of the program's directory and /tmp under bubblewrap (a tmpfs of this size).
+    public var directoryBytes: Int = 64 << 20
 
     public init(timeoutSeconds: Double = 10, memoryBytes: Int = 1 << 30, processes: Int = 64,
-                fileBytes: Int = 16 << 20, openFiles: Int = 256) {
+                fileBytes: Int = 16 << 20, openFiles: Int = 256, directoryBytes: Int = 64 << 20) {
         self.timeoutSeconds = timeoutSeconds
         self.memoryBytes = memoryBytes
         self.processes = processes
         self.fileBytes = fileBytes
         self.openFiles = openFiles
+        self.directoryBytes = directoryBytes
     }
 
     /// RLIMIT_CPU (per process): the wall-clock timeout rounded up.
@@ -94,6 +97,8 @@ public final class Sandbox: Sendable {
     /// Argument prefix that drops root to nobody, if running as root and setpriv exists.
     let dropPrivileges: [String]
     let bwrap: String?
+    /// bwrap ≥ 0.7 can bound a tmpfs (--size): the program's directory is then a private tmpfs.
+    let bwrapSizedTmpfs: Bool
     let unshare: String?
 
     /// Tries the levels in `allowed` strongest first, with each `python3` found
@@ -109,8 +114,12 @@ public final class Sandbox: Sendable {
             drop = []
         }
         dropPrivileges = drop
-        bwrap = Self.findExecutable("bwrap")
-        unshare = Self.findExecutable("unshare")
+        let bwrap = Self.findExecutable("bwrap")
+        self.bwrap = bwrap
+        let sized = bwrap.map(Self.supportsSizedTmpfs) ?? false
+        bwrapSizedTmpfs = sized
+        let unshare = Self.findExecutable("unshare")
+        self.unshare = unshare
         let candidates = python.map { [$0] } ?? Self.pythonCandidates()
         guard !candidates.isEmpty else { throw SandboxError(description: "no python3 found on PATH") }
         var failures: [String] = []
@@ -118,7 +127,8 @@ public final class Sandbox: Sendable {
             if level == .bubblewrap && bwrap == nil { failures.append("bubblewrap: bwrap not installed"); continue }
             if level == .namespaces && unshare == nil { failures.append("namespaces: unshare not installed"); continue }
             for candidate in candidates {
-                let probe = Self.probe(level: level, python: candidate, limits: limits, drop: drop, bwrap: bwrap, unshare: unshare)
+                let probe = Self.probe(level: level, python: candidate, limits: limits, drop: drop, bwrap: bwrap,
+                                       sized: sized, unshare: unshare)
                 switch probe {
                 case .success(let (executable, version)):
                     self.level = level
@@ -147,7 +157,9 @@ public final class Sandbox: Sendable {
         var parts: [String]
         switch level {
         case .bubblewrap:
-            parts = ["bubblewrap (user, pid, network, ipc, uts namespaces; file system read-only except the program's directory and a private /tmp)"]
+            parts = ["bubblewrap (user, pid, network, ipc, uts namespaces; file system read-only except "
+                     + (bwrapSizedTmpfs ? "a private \(limits.directoryBytes >> 20) MiB tmpfs holding the program's directory and /tmp)"
+                                        : "the program's directory and a private /tmp)")]
         case .namespaces:
             parts = ["unshare (user, pid, network, ipc namespaces; no file-system confinement beyond permissions)"]
         case .rlimits:
@@ -165,7 +177,7 @@ public final class Sandbox: Sendable {
     /// program that cannot even be started ends with status `.error`.
     public func run(program: String) -> SandboxOutcome {
         Self.execute(program: program, level: level, python: python, limits: limits, drop: dropPrivileges,
-                     bwrap: bwrap, unshare: unshare)
+                     bwrap: bwrap, sized: bwrapSizedTmpfs, unshare: unshare)
     }
 
     // MARK: - Implementation
@@ -201,11 +213,11 @@ public final class Sandbox: Sendable {
     """
 
     static func probe(level: IsolationLevel, python: String, limits: SandboxLimits, drop: [String],
-                      bwrap: String?, unshare: String?) -> Result<(String, String), SandboxError> {
+                      bwrap: String?, sized: Bool, unshare: String?) -> Result<(String, String), SandboxError> {
         var probeLimits = limits
         probeLimits.timeoutSeconds = max(5, min(limits.timeoutSeconds, 20))
         let outcome = execute(program: probeProgram, level: level, python: python, limits: probeLimits, drop: drop,
-                              bwrap: bwrap, unshare: unshare)
+                              bwrap: bwrap, sized: sized, unshare: unshare)
         guard outcome.status == .passed else {
             let detail = outcome.stderrTail.split(separator: "\n").last.map(String.init) ?? "\(outcome.status)"
             return .failure(SandboxError(description: detail))
@@ -229,7 +241,7 @@ public final class Sandbox: Sendable {
     }
 
     static func execute(program: String, level: IsolationLevel, python: String, limits: SandboxLimits,
-                        drop: [String], bwrap: String?, unshare: String?) -> SandboxOutcome {
+                        drop: [String], bwrap: String?, sized: Bool, unshare: String?) -> SandboxOutcome {
         let runID = UUID().uuidString
         let start = monotonicNow()
         func failure(_ message: String) -> SandboxOutcome {
@@ -259,8 +271,15 @@ public final class Sandbox: Sendable {
             guard let bwrap else { return failure("bwrap not installed") }
             inside = "/tmp/sandbox"
             command += [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-                        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                        "--bind", work, inside, "--chdir", inside, "--"]
+                        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            if sized {
+                // The program's directory lives in a bounded private tmpfs: it cannot fill the disk.
+                command += ["--size", String(limits.directoryBytes), "--tmpfs", "/tmp", "--dir", inside,
+                            "--ro-bind", programPath, inside + "/program.py"]
+            } else {
+                command += ["--tmpfs", "/tmp", "--bind", work, inside]
+            }
+            command += ["--chdir", inside, "--"]
         case .namespaces:
             guard let unshare else { return failure("unshare not installed") }
             inside = work
@@ -302,6 +321,20 @@ public final class Sandbox: Sendable {
         }
         return SandboxOutcome(status: status, exit: exit, seconds: monotonicNow() - start,
                               stdoutTail: tailOfFile(stdoutPath), stderrTail: tailOfFile(stderrPath), runID: runID)
+    }
+
+    /// Whether `bwrap --help` lists --size (bubblewrap ≥ 0.7).
+    static func supportsSizedTmpfs(_ bwrap: String) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bwrap)
+        process.arguments = ["--help"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.contains("--size")
     }
 
     static func findExecutable(_ name: String) -> String? {
