@@ -163,3 +163,41 @@ func killMarkedProcesses(_ marker: String, timeout: Double = 5) -> Int {
     }
     return killed.count
 }
+
+/// Sandboxed runs in flight (process group leader and marker), so that an
+/// interrupted evaluator can kill them before it exits.
+final class ActiveRuns: @unchecked Sendable {
+    static let shared = ActiveRuns()
+    private let lock = NSLock()
+    private var runs: [String: pid_t] = [:]
+    private var sources: [DispatchSourceSignal] = []
+
+    func add(_ marker: String, _ pid: pid_t) { lock.lock(); runs[marker] = pid; lock.unlock() }
+    func remove(_ marker: String) { lock.lock(); runs[marker] = nil; lock.unlock() }
+
+    /// Kills every run in flight: its process group, then its marked processes.
+    func killAll() {
+        lock.lock()
+        let snapshot = runs
+        lock.unlock()
+        for (_, pid) in snapshot { kill(-pid, SIGKILL) }
+        for (marker, _) in snapshot { killMarkedProcesses(marker, timeout: 2) }
+    }
+
+    /// On SIGINT, SIGTERM or SIGHUP: kill the runs in flight, then exit with 128 + signal.
+    func installSignalHandlers() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard sources.isEmpty else { return }
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            signal(s, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
+            source.setEventHandler { [weak self] in
+                self?.killAll()
+                exit(128 + s)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

@@ -180,6 +180,13 @@ public final class Sandbox: Sendable {
                      bwrap: bwrap, sized: bwrapSizedTmpfs, unshare: unshare)
     }
 
+    /// Makes SIGINT, SIGTERM and SIGHUP kill every program in flight before the
+    /// process exits (the programs are in their own process groups, so a terminal's
+    /// Ctrl-C does not reach them). For command-line tools; call once.
+    public static func killRunningProgramsOnInterrupt() {
+        ActiveRuns.shared.installSignalHandlers()
+    }
+
     // MARK: - Implementation
 
     static let runner = """
@@ -299,10 +306,13 @@ public final class Sandbox: Sendable {
         } catch {
             return failure("\(error)")
         }
+        let marker = "VERDANT_SANDBOX_RUN=\(runID)"
+        ActiveRuns.shared.add(marker, pid)
         let exit = waitKillingGroup(pid, deadline: start + limits.timeoutSeconds)
         // Descendants that left the process group (setsid) or are still being torn down
         // with their pid namespace carry the run's marker in their environment.
-        killMarkedProcesses("VERDANT_SANDBOX_RUN=\(runID)")
+        killMarkedProcesses(marker)
+        ActiveRuns.shared.remove(marker)
         let status: ExecutionStatus
         switch exit {
         case .timedOut:

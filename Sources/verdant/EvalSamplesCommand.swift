@@ -19,10 +19,13 @@ struct SandboxOptions: ParsableArguments {
     @Option(help: "Python interpreter for the programs (default: python3 on PATH).")
     var python: String?
 
-    @Option(help: "Weakest isolation accepted: bubblewrap, namespaces or rlimits.")
-    var minIsolation: IsolationLevel = .rlimits
+    @Option(help: "Isolation: auto (the strongest that works here), or exactly bubblewrap, namespaces or rlimits.")
+    var isolation: String = "auto"
 
     func validate() throws {
+        guard isolation == "auto" || IsolationLevel(rawValue: isolation) != nil else {
+            throw ValidationError("--isolation must be auto, bubblewrap, namespaces or rlimits, got '\(isolation)'")
+        }
         guard timeout.isFinite, timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
         guard (32...1_048_576).contains(memoryMb) else { throw ValidationError("--memory-mb must be between 32 and 1048576") }
         guard (1...4096).contains(maxProcesses) else { throw ValidationError("--max-processes must be between 1 and 4096") }
@@ -30,8 +33,7 @@ struct SandboxOptions: ParsableArguments {
     }
 
     func makeSandbox() throws -> Sandbox {
-        let levels = IsolationLevel.allCases
-        let allowed = Array(levels.prefix(through: levels.firstIndex(of: minIsolation) ?? levels.count - 1))
+        let allowed = IsolationLevel(rawValue: isolation).map { [$0] } ?? IsolationLevel.allCases
         do {
             return try Sandbox(limits: SandboxLimits(timeoutSeconds: timeout, memoryBytes: memoryMb << 20, processes: maxProcesses),
                                python: python, allowed: allowed)
@@ -42,8 +44,6 @@ struct SandboxOptions: ParsableArguments {
 
     var parallelPrograms: Int { parallel ?? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) }
 }
-
-extension IsolationLevel: ExpressibleByArgument {}
 
 struct EvalSamplesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -82,6 +82,7 @@ struct EvalSamplesCommand: ParsableCommand {
 /// Runs the samples with a progress bar.
 func runSamples(problems: [CodeProblem], samples: [CodeSample], sandbox: Sandbox, parallel: Int) -> FunctionalCorrectnessReport {
     printError("isolation: \(sandbox.isolationDescription); python \(sandbox.python) \(sandbox.pythonVersion)")
+    Sandbox.killRunningProgramsOnInterrupt()
     let bar = ProgressBar("programs", total: samples.count)
     let report = evaluateFunctionalCorrectness(problems: problems, samples: samples, sandbox: sandbox, parallel: parallel) { done, _ in
         bar.update(done)
