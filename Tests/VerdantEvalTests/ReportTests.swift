@@ -43,7 +43,8 @@ func summary(_ name: String, disk: Int, decode: Double, energy: Double, es: Doub
     #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
     #expect(svg.contains("small&lt;&amp;&gt;"))
     #expect(!svg.contains("small<&>"))
-    #expect(svg.components(separatedBy: "<circle").count - 1 == 2)
+    #expect(svg.components(separatedBy: "<circle").count - 1 == 2 + 2)  // two points, two legend marks
+    #expect(svg.contains(">base</text>"))
     #expect(svg.hasSuffix("</svg>\n"))
     // No effectiveness: no charts.
     #expect(ComparisonReport(models: models, headlineMetric: nil, method: []).charts.isEmpty)

@@ -70,6 +70,13 @@ public struct ScatterChart: Sendable {
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#333\"/>\n"
         s += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">\(Self.escape(xLabel + (useLog ? " (log scale)" : "")))</text>\n"
         s += "<text x=\"16\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f(top + plotH / 2)))\">\(Self.escape(yLabel))</text>\n"
+        if finite.contains(where: \.highlighted) && finite.contains(where: { !$0.highlighted }) {
+            // Legend: which colour is the base.
+            let lx = left + plotW - 150, ly = top + plotH - 38
+            s += "<rect x=\"\(f(lx))\" y=\"\(f(ly))\" width=\"142\" height=\"32\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n"
+            s += "<circle cx=\"\(f(lx + 12))\" cy=\"\(f(ly + 10))\" r=\"5\" fill=\"#d62728\"/><text x=\"\(f(lx + 22))\" y=\"\(f(ly + 14))\">base</text>\n"
+            s += "<circle cx=\"\(f(lx + 12))\" cy=\"\(f(ly + 24))\" r=\"5\" fill=\"#1f77b4\"/><text x=\"\(f(lx + 22))\" y=\"\(f(ly + 28))\">candidates</text>\n"
+        }
         for p in finite {
             let x = px(p.x), y = py(p.y)
             let colour = p.highlighted ? "#d62728" : "#1f77b4"
