@@ -172,3 +172,24 @@ let problemsJSONL = """
     let files = try FileManager.default.contentsOfDirectory(atPath: s.dir.path).sorted()
     #expect(files == ["cmp-energy.svg", "cmp-size.svg", "cmp.md", "tasks.jsonl"])
 }
+
+@Test func humanEvalGeneratesAndScores() throws {
+    let s = try Scratch()
+    defer { s.remove() }
+    let demo = CLI.fixtures.appendingPathComponent("demo").path
+    let problems = try s.file("problems.jsonl", problemsJSONL)
+    let out = s.path("samples.jsonl")
+    let r = try CLI.run(["eval", demo, "--task", "humaneval", "--data", problems, "--samples", "2", "--temperature", "0.8",
+                         "--max-tokens", "8", "--timeout", "3", "--samples-out", out, "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let result = try json(r.stdout)
+    let passAtK = try #require(result["pass_at_k"] as? [String: Double])
+    #expect(passAtK.keys.sorted() == ["1"])
+    #expect(result["samples"] as? Int == 4)
+    let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 4)
+    #expect(try lines.map { try json(String($0))["task_id"] as? String } == ["t/add", "t/add", "t/neg", "t/neg"])
+    // The saved samples score the same through eval-samples.
+    let again = try CLI.run(["eval-samples", "--problems", problems, "--samples", out, "--json", "--timeout", "3"])
+    #expect(try json(again.stdout)["pass_at_k"] as? [String: Double] == passAtK)
+}
