@@ -61,6 +61,9 @@ let package = Package(
         .testTarget(name: "VerdantCompressTests",
                     dependencies: ["VerdantCompress", "VerdantModels", "VerdantTensors", "VerdantEval", "VerdantTokenizer"],
                     swiftSettings: cpuFlags),
+        .testTarget(name: "VerdantEvalTests",
+                    dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+                    swiftSettings: cpuFlags),
         // Runs the built `verdant` binary: exit codes and messages on bad input.
         .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),
     ],

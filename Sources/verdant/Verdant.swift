@@ -15,6 +15,10 @@ struct Verdant: AsyncParsableCommand {
             KernelBenchCommand.self,
             QuantizeCommand.self,
             ExportGGUFCommand.self,
+            EvalCommand.self,
+            EvalSamplesCommand.self,
+            MeasureCommand.self,
+            CompareCommand.self,
         ]
     )
 }

@@ -1,0 +1,203 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a child process ended.
+public enum ChildExit: Sendable, Equatable {
+    case exited(Int32)
+    case signaled(Int32)
+    /// Still running at the deadline: its whole process group was killed.
+    case timedOut
+}
+
+struct SpawnError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Starts `arguments[0]` (an absolute path) as the leader of a new process group,
+/// with the given environment, stdin from /dev/null and stdout / stderr to the
+/// given files, every signal at its default disposition and none blocked.
+func spawnProcessGroupLeader(arguments: [String], environment: [String],
+                             stdoutPath: String, stderrPath: String) throws -> pid_t {
+    guard let executable = arguments.first else { throw SpawnError(description: "nothing to run") }
+    #if canImport(Glibc)
+    var actions = posix_spawn_file_actions_t()
+    var attributes = posix_spawnattr_t()
+    #else
+    var actions: posix_spawn_file_actions_t? = nil
+    var attributes: posix_spawnattr_t? = nil
+    #endif
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+
+    var noSignals = sigset_t(), allSignals = sigset_t()
+    sigemptyset(&noSignals)
+    sigfillset(&allSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    posix_spawnattr_setsigdefault(&attributes, &allSignals)
+    posix_spawnattr_setpgroup(&attributes, 0)  // a new group whose id is the child's pid
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup($0) } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+    guard rc == 0 else { throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(rc)))") }
+    return pid
+}
+
+/// Waits for `pid` until `deadline` (monotonic seconds); past it, SIGKILLs the
+/// process group `pid` leads. In every case the group is SIGKILLed once more after
+/// the leader is reaped, so that no member it left behind keeps running.
+func waitKillingGroup(_ pid: pid_t, deadline: Double) -> ChildExit {
+    var status: Int32 = 0
+    var pause: useconds_t = 1_000
+    var result: ChildExit?
+    while result == nil {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid {
+            result = decode(status)
+        } else if r < 0 && errno != EINTR {
+            result = .signaled(SIGKILL)  // cannot happen for our own child; treat as killed
+        } else if monotonicNow() >= deadline {
+            kill(-pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            result = .timedOut
+        } else {
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+    }
+    kill(-pid, SIGKILL)
+    return result ?? .timedOut
+}
+
+private func decode(_ status: Int32) -> ChildExit {
+    // WIFEXITED / WTERMSIG are macros Swift does not import.
+    let signal = status & 0x7f
+    if signal == 0 { return .exited((status >> 8) & 0xff) }
+    return .signaled(signal)
+}
+
+func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// The last `maxBytes` bytes of a file as text ("" if unreadable).
+func tailOfFile(_ path: String, maxBytes: Int = 4096) -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+    defer { try? handle.close() }
+    let size = (try? handle.seekToEnd()) ?? 0
+    try? handle.seek(toOffset: size > UInt64(maxBytes) ? size - UInt64(maxBytes) : 0)
+    let data = (try? handle.readToEnd()) ?? Data()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Removes a directory tree even when a program made parts of it unwritable or unreadable.
+func removeTree(_ path: String) {
+    let fm = FileManager.default
+    if (try? fm.removeItem(atPath: path)) != nil || !fm.fileExists(atPath: path) { return }
+    // Restore owner permissions everywhere, then retry.
+    chmod(path, 0o700)
+    if let walker = fm.enumerator(atPath: path) {
+        for case let relative as String in walker {
+            let full = (path as NSString).appendingPathComponent(relative)
+            var info = stat()
+            if lstat(full, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { chmod(full, 0o700) }
+        }
+    }
+    try? fm.removeItem(atPath: path)
+}
+
+/// Processes whose environment holds `marker` (e.g. "VERDANT_SANDBOX_RUN=<id>"),
+/// from /proc (readable for our own uid, or for every uid when root). Zombies have
+/// no environment and are not listed. Empty where there is no /proc.
+func processesMarked(_ marker: String) -> [pid_t] {
+    let needle = Array(marker.utf8)
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    var out: [pid_t] = []
+    for entry in entries {
+        guard let pid = pid_t(entry), pid != getpid() else { continue }
+        let fd = open("/proc/\(entry)/environ", O_RDONLY)
+        if fd < 0 { continue }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 1 << 20 {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+            if n <= 0 { break }
+            bytes += buffer[..<n]
+        }
+        close(fd)
+        if bytes.split(separator: 0).contains(where: { $0.elementsEqual(needle) }) { out.append(pid) }
+    }
+    return out
+}
+
+/// SIGKILLs every process carrying `marker` until none is left (or `timeout` passes):
+/// a sandboxed program's descendants, even those that left its process group or
+/// outlived a namespace teardown still in progress. Returns how many were killed.
+@discardableResult
+func killMarkedProcesses(_ marker: String, timeout: Double = 5) -> Int {
+    let deadline = monotonicNow() + timeout
+    var killed = Set<pid_t>()
+    while true {
+        let alive = processesMarked(marker)
+        if alive.isEmpty || monotonicNow() > deadline { break }
+        for pid in alive {
+            kill(pid, SIGKILL)
+            killed.insert(pid)
+        }
+        usleep(5_000)
+    }
+    return killed.count
+}
+
+/// Sandboxed runs in flight (process group leader and marker), so that an
+/// interrupted evaluator can kill them before it exits.
+final class ActiveRuns: @unchecked Sendable {
+    static let shared = ActiveRuns()
+    private let lock = NSLock()
+    private var runs: [String: pid_t] = [:]
+    private var sources: [DispatchSourceSignal] = []
+
+    func add(_ marker: String, _ pid: pid_t) { lock.lock(); runs[marker] = pid; lock.unlock() }
+    func remove(_ marker: String) { lock.lock(); runs[marker] = nil; lock.unlock() }
+
+    /// Kills every run in flight: its process group, then its marked processes.
+    func killAll() {
+        lock.lock()
+        let snapshot = runs
+        lock.unlock()
+        for (_, pid) in snapshot { kill(-pid, SIGKILL) }
+        for (marker, _) in snapshot { killMarkedProcesses(marker, timeout: 2) }
+    }
+
+    /// On SIGINT, SIGTERM or SIGHUP: kill the runs in flight, then exit with 128 + signal.
+    func installSignalHandlers() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard sources.isEmpty else { return }
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            signal(s, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
+            source.setEventHandler { [weak self] in
+                self?.killAll()
+                exit(128 + s)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
