@@ -13,6 +13,7 @@ struct Verdant: AsyncParsableCommand {
             BenchCommand.self,
             TokenizeCommand.self,
             KernelBenchCommand.self,
+            PruneCommand.self,
         ]
     )
 }
