@@ -78,6 +78,9 @@ struct PruneCommand: ParsableCommand {
         if dropLayers < 0 { throw ValidationError("--drop-layers must be ≥ 0, got \(dropLayers)") }
         if calibrationTokens <= 0 { throw ValidationError("--calibration-tokens must be positive, got \(calibrationTokens)") }
         if calibrationLength < 2 { throw ValidationError("--calibration-length must be at least 2, got \(calibrationLength)") }
+        if plan != nil && (vocabCorpus != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0) {
+            throw ValidationError("--plan applies a saved plan; it cannot be combined with --vocab-corpus, --drop-layers, --ffn-ratio or --heads-ratio")
+        }
         if let c = calibration, !FileManager.default.fileExists(atPath: c) {
             throw ValidationError("--calibration \(c) does not exist")
         }

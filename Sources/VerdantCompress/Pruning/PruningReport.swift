@@ -115,8 +115,17 @@ public struct PruningReport: Codable, Sendable {
         do {
             if let plan = try JSONDecoder().decode(Wrapper.self, from: data).plan { return plan }
             return try JSONDecoder().decode(PruningPlan.self, from: data)
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            throw PruningError.input("\(path) is not a pruning plan or report: not valid JSON")
         } catch let e as DecodingError {
-            throw PruningError.input("\(path) is not a pruning plan or report: \(e.localizedDescription)")
+            let reason: String
+            switch e {
+            case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+                reason = "'\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+            case .keyNotFound(let k, _): reason = "missing '\(k.stringValue)'"
+            @unknown default: reason = "\(e)"
+            }
+            throw PruningError.input("\(path) is not a pruning plan or report: \(reason)")
         }
     }
 }
