@@ -52,6 +52,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
+        // Benchmark-only: line-completion ES for scripts/bench_pruning.py.
+        .executableTarget(
+            name: "VerdantLineCompletionBench",
+            dependencies: ["VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+            swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTensorsTests", dependencies: ["VerdantTensors"],
                     swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTokenizerTests", dependencies: ["VerdantTokenizer"],
