@@ -251,6 +251,7 @@ def main():
     opts = ap.parse_args()
     data_dir = os.path.join(opts.out, "data")
     os.makedirs(os.path.join(opts.out, "results"), exist_ok=True)
+    os.makedirs(os.path.join(opts.out, "models"), exist_ok=True)
     print(prepare_data(data_dir), flush=True)
 
     def cached(name):

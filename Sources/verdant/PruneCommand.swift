@@ -6,6 +6,7 @@ import VerdantModels
 extension LayerCriterion: ExpressibleByArgument {}
 extension UnitCriterion: ExpressibleByArgument {}
 extension FFNAllocation: ExpressibleByArgument {}
+extension HeadPruner.Unit: ExpressibleByArgument {}
 
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,6 +45,9 @@ struct PruneCommand: ParsableCommand {
 
     @Option(help: "Head importance: activation (RMS norm of the head's output-projection term) or random (baseline).")
     var headsCriterion: UnitCriterion = .activation
+
+    @Option(help: "What --heads-ratio removes with GQA: kv-group (key/value heads with their query heads) or query-head (the same number of query heads from every group).")
+    var headsUnit: HeadPruner.Unit = .kvGroup
 
     @Option(help: "Seed of the random baselines.")
     var seed: UInt64 = 0
@@ -99,6 +103,7 @@ struct PruneCommand: ParsableCommand {
         options.ffnCriterion = ffnCriterion
         options.headsRatio = headsRatio
         options.headsCriterion = headsCriterion
+        options.headsUnit = headsUnit
         options.seed = seed
         options.calibrationPath = calibration
         options.calibrationTokens = calibrationTokens
@@ -144,7 +149,7 @@ struct PruneCommand: ParsableCommand {
         }
         if let l = r.layers { lines.append("  layers removed (\(l.criterion.rawValue)): \(l.removed)") }
         if let h = r.heads {
-            lines.append("  heads (\(h.criterion.rawValue)): \(h.mode) \(h.removedPerLayer) of \(h.unitsPerLayer) \(h.unit == .kvGroup ? "kv groups" : "heads") per layer")
+            lines.append("  heads (\(h.criterion.rawValue)): \(h.mode) \(h.removedPerLayer) of \(h.unitsPerLayer) \(h.unit == .kvGroup ? "kv groups" : "query heads") per layer")
             if let note = h.note { lines.append("    note: \(note)") }
         }
         if let f = r.ffn {

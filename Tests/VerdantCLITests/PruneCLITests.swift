@@ -29,6 +29,8 @@ enum PruneCLI {
     (["--vocab-corpus", "/nonexistent/corpus.txt"], "/nonexistent/corpus.txt"),
     ([String](), "nothing to prune"),
     (["--heads-ratio", "0.9", "--heads-criterion", "random"], "--heads-ratio"),
+    (["--heads-ratio", "0.1", "--heads-criterion", "random"], "removes nothing"),
+    (["--heads-ratio", "0.5", "--heads-unit", "row", "--heads-criterion", "random"], "heads-unit"),
     (["--plan", "/nonexistent/report.json"], "/nonexistent/report.json"),
     (["--plan", "CORPUS"], "not a pruning plan"),
     (["--plan", "CORPUS", "--drop-layers", "1"], "--plan"),
@@ -102,6 +104,7 @@ func badPruneRequestsAreClearErrors(_ arguments: [String], _ mentions: String) t
     #expect(g.status == 0, "\(g.stderr)")
     // Progress went to stderr, the summary form works too.
     #expect(r.stderr.contains("ffn (activation)"))
-    let s = try CLI.run(["prune", demo, "--out", dir + "/out2", "--ffn-ratio", "0.5", "--ffn-criterion", "random"])
-    #expect(s.status == 0 && s.stdout.contains("128 → 64"), "\(s.stdout)\(s.stderr)")
+    let s = try CLI.run(["prune", demo, "--out", dir + "/out2", "--ffn-ratio", "0.5", "--ffn-criterion", "random",
+                         "--heads-ratio", "0.5", "--heads-unit", "query-head", "--heads-criterion", "random"])
+    #expect(s.status == 0 && s.stdout.contains("128 → 64") && s.stdout.contains("2 of 4 query heads"), "\(s.stdout)\(s.stderr)")
 }

@@ -122,33 +122,48 @@ import VerdantTensors
         #expect(uniform.allSatisfy { $0.kept == [4, 5, 6, 7] && $0.zeroed.isEmpty })
     }
 
-    @Test(arguments: ["llama-gqa-f32", "qwen2-tied", "llama-attn-bias", "gpt2", "bigcode-mqa"])
-    func silencedHeadsScoreZeroAndGoFirst(_ name: String) throws {
+    @Test(arguments: [("llama-gqa-f32", HeadPruner.Unit.kvGroup), ("llama-gqa-f32", .queryHead), ("qwen2-tied", .kvGroup),
+                      ("llama-attn-bias", .kvGroup), ("gpt2", .kvGroup), ("bigcode-mqa", .queryHead)])
+    func silencedHeadsScoreZeroAndGoFirst(_ name: String, _ requested: HeadPruner.Unit) throws {
         let (config, checkpoint, _) = try PruningFixtures.load(name)
         let masked = MaskedWeights(checkpoint)
-        let unit = HeadPruner.unit(for: config)
+        let g = try HeadPruner.Granularity(config: config, requested: requested, ratio: 0.4)
         let silenced = 1
-        let width = (unit == .kvGroup ? config.numHeads / config.numKVHeads : 1) * config.headDim
+        let width = (g.unit == .kvGroup ? config.numHeads / config.numKVHeads : 1) * config.headDim
         let (output, conv1D) = PrunedStructureTests.output(config, layer: 1)
         let zero = Set((silenced * width)..<((silenced + 1) * width))
         if conv1D { masked.zeroRows[output] = zero } else { masked.zeroCols[output] = zero }
         let model = try DecoderModel.build(config: config, weights: masked)
-        let scores = try HeadPruner.activationScores(model: model, calibration: Self.calibration(vocab: 300), pool: Self.pool)
-        #expect(scores[1][silenced] == 0 && scores[0].allSatisfy { $0 > 0 })
-        let units = HeadPruner.unitCount(for: config)
-        let (plan, results) = try HeadPruner.plan(scores: scores, layers: [0, 1], ratio: 1.0 / Double(units), config: config)
-        #expect(results[1].removed == [silenced])
-        if HeadPruner.zeroesInPlace(config) {
-            #expect(plan[1].zeroedHeads == [silenced] && plan[1].keptHeads.count == config.numHeads)
-        } else if unit == .kvGroup {
+        let scores = try HeadPruner.activationScores(model: model, unit: g.unit, calibration: Self.calibration(vocab: 300), pool: Self.pool)
+        #expect(scores[1].count == g.units && scores[1][silenced] == 0 && scores[0].allSatisfy { $0 > 0 })
+        let (plan, results) = HeadPruner.plan(scores: scores, layers: [0, 1], granularity: g, config: config)
+        #expect(results[1].removed.contains(silenced) && results[1].removed.count == g.removedPerLayer)
+        if g.zeroed {
+            #expect(plan[1].zeroedHeads.contains(silenced) && plan[1].keptHeads.count == config.numHeads)
+        } else if g.unit == .kvGroup {
+            #expect(g.units == config.numKVHeads && g.removedPerLayer == 1)
             #expect(!plan[1].keptKVHeads.contains(silenced) && plan[1].keptKVHeads.count == config.numKVHeads - 1)
             #expect(plan[1].keptHeads.count == config.numHeads - config.numHeads / config.numKVHeads)
         } else {
-            #expect(plan[1].keptKVHeads == [0] && !plan[1].keptHeads.contains(silenced))
+            #expect(plan[1].keptKVHeads == Array(0..<config.numKVHeads) && !plan[1].keptHeads.contains(silenced))
+            // The same number of query heads leaves every group.
+            #expect(g.groups == config.numKVHeads && plan[1].keptHeads.count == config.numHeads - g.removedPerLayer)
         }
         // The plan is valid for the model.
         _ = try PrunedWeights(checkpoint: checkpoint, config: config, plan: PruningPlan(heads: plan))
-        #expect(throws: PruningError.self) { try HeadPruner.plan(scores: scores, layers: [0, 1], ratio: 0.99, config: config) }
+    }
+
+    @Test func headGranularityRefusesRatiosThatRemoveAllOrNothing() throws {
+        let (gqa, _, _) = try PruningFixtures.load("llama-gqa-f32")   // 4 query heads, 2 kv heads
+        #expect(try HeadPruner.Granularity(config: gqa, requested: .kvGroup, ratio: 0.5).removedPerLayer == 1)
+        #expect(try HeadPruner.Granularity(config: gqa, requested: .queryHead, ratio: 0.5).removedPerLayer == 2)
+        #expect(throws: PruningError.self) { try HeadPruner.Granularity(config: gqa, requested: .kvGroup, ratio: 0.9) }
+        #expect(throws: PruningError.self) { try HeadPruner.Granularity(config: gqa, requested: .queryHead, ratio: 0.2) }
+        let (mqa, _, _) = try PruningFixtures.load("llama-attn-bias")  // 4 query heads, 1 kv head
+        let g = try HeadPruner.Granularity(config: mqa, requested: .kvGroup, ratio: 0.5)
+        #expect(g.unit == .queryHead && g.units == 4 && g.removedPerLayer == 2 && !g.zeroed)
+        let (gpt2, _, _) = try PruningFixtures.load("gpt2")
+        #expect(try HeadPruner.Granularity(config: gpt2, requested: .kvGroup, ratio: 0.25).zeroed)
     }
 
     @Test func randomBaselinesAreSeeded() {

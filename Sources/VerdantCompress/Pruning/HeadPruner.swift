@@ -6,9 +6,47 @@ import VerdantTensors
 /// unit is a query head. GPT-2-family configs derive head_dim from n_embd / n_head,
 /// so there a removed head is zeroed in place (no parameters leave the file).
 public enum HeadPruner {
-    public enum Unit: String, Sendable, Codable {
-        case kvGroup = "kv_group"
-        case queryHead = "query_head"
+    public enum Unit: String, Sendable, Codable, CaseIterable {
+        /// A key/value head with every query head that reads it.
+        case kvGroup = "kv-group"
+        /// One query head; with GQA every group loses the same number, keeping its key/value head.
+        case queryHead = "query-head"
+    }
+
+    /// What a ratio removes from one layer of a model.
+    public struct Granularity: Sendable, Equatable {
+        public var unit: Unit
+        /// Units per layer (the length of a layer's score list).
+        public var units: Int
+        /// Sets the removal is spread evenly over (the KV groups when removing
+        /// query heads of a GQA model; otherwise 1).
+        public var groups: Int
+        public var removedPerGroup: Int
+        /// The architecture's config cannot express fewer heads: units are zeroed.
+        public var zeroed: Bool
+        public var removedPerLayer: Int { removedPerGroup * groups }
+
+        public init(config c: ModelConfig, requested: Unit, ratio: Double) throws(PruningError) {
+            zeroed = c.family == .gpt2
+            if c.family == .llama && c.numKVHeads > 1 && requested == .kvGroup {
+                unit = .kvGroup
+                units = c.numKVHeads
+                groups = 1
+            } else {
+                unit = .queryHead
+                units = c.numHeads
+                groups = c.family == .llama ? c.numKVHeads : 1
+            }
+            let perGroup = units / groups
+            removedPerGroup = Int((ratio * Double(perGroup)).rounded())
+            let name = unit == .kvGroup ? "key/value groups" : groups > 1 ? "query heads of each key/value group" : "heads"
+            guard removedPerGroup < perGroup else {
+                throw .invalidOption("--heads-ratio \(ratio) would remove all \(perGroup) \(name) of a layer")
+            }
+            guard removedPerGroup > 0 || ratio == 0 else {
+                throw .invalidOption("--heads-ratio \(ratio) removes nothing: a layer has \(perGroup) \(name); the smallest useful ratio is \(1.0 / Double(2 * perGroup))")
+            }
+        }
     }
 
     public struct LayerResult: Sendable, Codable, Equatable {
@@ -18,22 +56,14 @@ public enum HeadPruner {
         public var removed: [Int]
     }
 
-    public static func unit(for c: ModelConfig) -> Unit {
-        c.family == .llama && c.numKVHeads > 1 ? .kvGroup : .queryHead
-    }
-
-    public static func unitCount(for c: ModelConfig) -> Int {
-        unit(for: c) == .kvGroup ? c.numKVHeads : c.numHeads
-    }
-
     /// Whether removed units are zeroed rather than cut out of the tensors.
     public static func zeroesInPlace(_ c: ModelConfig) -> Bool { c.family == .gpt2 }
 
     /// RMS over calibration tokens of ‖Σ_{h ∈ unit} W_o[:, h] · attn_h(t)‖: the size
     /// of what the unit adds to the residual stream.
-    public static func activationScores(model: DecoderModel, calibration: CalibrationSet, pool: ThreadPool,
+    public static func activationScores(model: DecoderModel, unit: Unit, calibration: CalibrationSet, pool: ThreadPool,
                                         progress: ((Int, Int) -> Void)? = nil) throws -> [[Float]] {
-        let observer = HeadContributionObserver(model: model, unit: unit(for: model.config), pool: pool)
+        let observer = HeadContributionObserver(model: model, unit: unit, pool: pool)
         try calibration.run(model: model, observer: observer, pool: pool, progress: progress)
         return observer.scores
     }
@@ -43,33 +73,29 @@ public enum HeadPruner {
         return (0..<layers).map { _ in (0..<units).map { _ in rng.nextUnitFloat() } }
     }
 
-    /// Units removed per layer for `ratio`.
-    public static func removedCount(ratio: Double, config c: ModelConfig) -> Int {
-        Int((ratio * Double(unitCount(for: c))).rounded())
-    }
-
-    /// Removes the `removedCount` lowest-scoring units of every layer.
+    /// Removes the lowest-scoring units of every layer (evenly over the groups).
     /// `scores[i]` belongs to original layer `layers[i]`.
-    public static func plan(scores: [[Float]], layers: [Int], ratio: Double, config c: ModelConfig) throws
+    public static func plan(scores: [[Float]], layers: [Int], granularity g: Granularity, config c: ModelConfig)
         -> (plan: [PruningPlan.LayerHeads], results: [LayerResult]) {
-        let units = unitCount(for: c)
-        let remove = removedCount(ratio: ratio, config: c)
-        guard remove < units else {
-            throw PruningError.invalidOption("--heads-ratio \(ratio) would remove all \(units) \(unit(for: c) == .kvGroup ? "key/value heads" : "heads") of a layer")
-        }
-        let group = c.numHeads / c.numKVHeads
+        let perGroup = g.units / g.groups
+        let queriesPerKV = c.numHeads / c.numKVHeads
         var plan: [PruningPlan.LayerHeads] = []
         var results: [LayerResult] = []
         for (i, s) in scores.enumerated() {
-            let order = s.indices.sorted { (s[$0], $0) < (s[$1], $1) }
-            let removed = Array(order.prefix(remove)).sorted()
-            let keptUnits = Array(order.dropFirst(remove)).sorted()
+            var removed: [Int] = []
+            for group in 0..<g.groups {
+                let members = Array((group * perGroup)..<((group + 1) * perGroup))
+                let order = members.sorted { (s[$0], $0) < (s[$1], $1) }
+                removed += order.prefix(g.removedPerGroup)
+            }
+            removed.sort()
+            let keptUnits = (0..<g.units).filter { !removed.contains($0) }
             let entry: PruningPlan.LayerHeads
-            if zeroesInPlace(c) {
+            if g.zeroed {
                 entry = .init(layer: layers[i], keptHeads: Array(0..<c.numHeads), keptKVHeads: Array(0..<c.numKVHeads),
                               zeroedHeads: removed)
-            } else if unit(for: c) == .kvGroup {
-                entry = .init(layer: layers[i], keptHeads: keptUnits.flatMap { g in (g * group)..<((g + 1) * group) },
+            } else if g.unit == .kvGroup {
+                entry = .init(layer: layers[i], keptHeads: keptUnits.flatMap { k in (k * queriesPerKV)..<((k + 1) * queriesPerKV) },
                               keptKVHeads: keptUnits)
             } else {
                 entry = .init(layer: layers[i], keptHeads: keptUnits, keptKVHeads: Array(0..<c.numKVHeads))

@@ -19,6 +19,8 @@ public struct PruningOptions: Sendable {
     /// Fraction of heads (KV groups for GQA) to remove, in [0, 1).
     public var headsRatio = 0.0
     public var headsCriterion: UnitCriterion = .activation
+    /// Key/value groups (GQA default) or query heads spread evenly over the groups.
+    public var headsUnit: HeadPruner.Unit = .kvGroup
     /// Seed of the random baselines.
     public var seed: UInt64 = 0
     public var calibrationPath: String?
@@ -116,12 +118,7 @@ public final class Pruner {
             return (plan, report)
         }
         // Fail on a bad ratio before any expensive work.
-        if options.headsRatio > 0 {
-            let removed = HeadPruner.removedCount(ratio: options.headsRatio, config: config)
-            guard removed < HeadPruner.unitCount(for: config) else {
-                throw PruningError.invalidOption("--heads-ratio \(options.headsRatio) would remove every \(HeadPruner.unit(for: config) == .kvGroup ? "key/value head" : "head") of a layer")
-            }
-        }
+        let headGranularity = try HeadPruner.Granularity(config: config, requested: options.headsUnit, ratio: options.headsRatio)
         guard options.dropLayers < config.numLayers else {
             throw PruningError.invalidOption("--drop-layers \(options.dropLayers) must be below the number of layers (\(config.numLayers))")
         }
@@ -162,27 +159,29 @@ public final class Pruner {
         let kept = plan.layers(of: config)
 
         if options.headsRatio > 0 {
+            let g = headGranularity
             let scores: [[Float]]
             switch options.headsCriterion {
             case .activation:
                 guard let calibration else { throw PruningError.invalidOption("head scoring needs --calibration") }
-                scores = try HeadPruner.activationScores(model: full.keepingLayers(kept), calibration: calibration, pool: pool) { d, t in
-                    progress?("heads (activation)", d, t)
-                }
+                scores = try HeadPruner.activationScores(model: full.keepingLayers(kept), unit: g.unit, calibration: calibration,
+                                                         pool: pool) { d, t in progress?("heads (activation)", d, t) }
             case .random:
-                scores = HeadPruner.randomScores(layers: kept.count, units: HeadPruner.unitCount(for: config), seed: options.seed)
+                scores = HeadPruner.randomScores(layers: kept.count, units: g.units, seed: options.seed)
             }
-            let (heads, results) = try HeadPruner.plan(scores: scores, layers: kept, ratio: options.headsRatio, config: config)
+            let (heads, results) = HeadPruner.plan(scores: scores, layers: kept, granularity: g, config: config)
             plan.heads = heads
-            let zeroed = HeadPruner.zeroesInPlace(config)
-            report.heads = .init(
-                criterion: options.headsCriterion, ratio: options.headsRatio, unit: HeadPruner.unit(for: config),
-                mode: zeroed ? "zeroed" : "removed", unitsPerLayer: HeadPruner.unitCount(for: config),
-                removedPerLayer: HeadPruner.removedCount(ratio: options.headsRatio, config: config), layers: results,
-                note: zeroed ? "\(config.modelType) configs derive head_dim from n_embd / n_head, so removed heads are zeroed in place (q/k/v outputs and output-projection inputs); the file does not shrink"
-                    + (config.numKVHeads == 1 && config.numHeads > 1 ? "; multi-query attention: the single key/value head is shared, only query heads are removed" : "")
-                    : config.numKVHeads == 1 && config.numHeads > 1
-                    ? "multi-query attention: the single key/value head is shared, only query heads are removed" : nil)
+            var notes: [String] = []
+            if g.zeroed {
+                notes.append("\(config.modelType) configs derive head_dim from n_embd / n_head, so removed heads are zeroed in place (q/k/v outputs and output-projection inputs); the file does not shrink")
+            }
+            if config.numKVHeads == 1 && config.numHeads > 1 {
+                notes.append("multi-query attention: the single key/value head is shared, only query heads are removed")
+            }
+            report.heads = .init(criterion: options.headsCriterion, ratio: options.headsRatio, unit: g.unit,
+                                 mode: g.zeroed ? "zeroed" : "removed", unitsPerLayer: g.units,
+                                 removedPerLayer: g.removedPerLayer, layers: results,
+                                 note: notes.isEmpty ? nil : notes.joined(separator: "; "))
         }
 
         if options.ffnRatio > 0 {

@@ -160,7 +160,7 @@ public enum VocabularyPruner {
         while symbols.count > 1 {
             var best: (rank: Int, at: Int, result: Int)? = nil
             for i in 0..<(symbols.count - 1) {
-                if let m = rank[UInt64(symbols[i]) << 32 | UInt64(symbols[i + 1])], best == nil || m.rank < best!.rank {
+                if let m = rank[UInt64(symbols[i]) << 32 | UInt64(symbols[i + 1])], m.rank < (best?.rank ?? Int.max) {
                     best = (m.rank, i, m.result)
                 }
             }
