@@ -51,26 +51,32 @@ CONFIGS = {
     # FFN neurons
     "ffn-act-0.125": ("ffn activation uniform", ["--ffn-ratio", "0.125"]),
     "ffn-act-0.25": ("ffn activation uniform", ["--ffn-ratio", "0.25"]),
+    "ffn-act-0.375": ("ffn activation uniform", ["--ffn-ratio", "0.375"]),
     "ffn-act-0.5": ("ffn activation uniform", ["--ffn-ratio", "0.5"]),
-    "ffn-global-0.125": ("ffn activation global", ["--ffn-ratio", "0.125", "--ffn-allocation", "global"]),
     "ffn-global-0.25": ("ffn activation global", ["--ffn-ratio", "0.25", "--ffn-allocation", "global"]),
     "ffn-global-0.5": ("ffn activation global", ["--ffn-ratio", "0.5", "--ffn-allocation", "global"]),
     "ffn-random-0.125": ("ffn random (baseline)", ["--ffn-ratio", "0.125", "--ffn-criterion", "random"]),
     "ffn-random-0.25": ("ffn random (baseline)", ["--ffn-ratio", "0.25", "--ffn-criterion", "random"]),
     "ffn-random-0.5": ("ffn random (baseline)", ["--ffn-ratio", "0.5", "--ffn-criterion", "random"]),
-    # attention: pycoder has 2 KV groups (3 query heads each), so 0.5 = one group per layer
-    "heads-act-0.5": ("heads activation", ["--heads-ratio", "0.5"]),
-    "heads-random-0.5": ("heads random (baseline)", ["--heads-ratio", "0.5", "--heads-criterion", "random"]),
-    "heads-random-0.5-s1": ("heads random (baseline)", ["--heads-ratio", "0.5", "--heads-criterion", "random", "--seed", "1"]),
-    # vocabulary
+    # attention: pycoder has 2 KV groups of 3 query heads. kv-group 0.5 = one group per layer;
+    # query-head 1/3 (2/3) = one (two) query heads of each group.
+    "heads-kv-act-0.5": ("heads kv-group activation", ["--heads-ratio", "0.5"]),
+    "heads-kv-random-0.5": ("heads kv-group random (baseline)", ["--heads-ratio", "0.5", "--heads-criterion", "random"]),
+    "heads-q-act-0.33": ("heads query activation", ["--heads-ratio", "0.34", "--heads-unit", "query-head"]),
+    "heads-q-act-0.67": ("heads query activation", ["--heads-ratio", "0.67", "--heads-unit", "query-head"]),
+    "heads-q-random-0.33": ("heads query random (baseline)", ["--heads-ratio", "0.34", "--heads-unit", "query-head",
+                                                              "--heads-criterion", "random"]),
+    "heads-q-random-0.67": ("heads query random (baseline)", ["--heads-ratio", "0.67", "--heads-unit", "query-head",
+                                                              "--heads-criterion", "random"]),
+    # vocabulary (corpus: the calibration part)
     "vocab-calib": ("vocabulary", ["--vocab-corpus", "CAL"]),
     # combinations
     "vocab+ffn-0.125": ("combination", ["--vocab-corpus", "CAL", "--ffn-ratio", "0.125"]),
     "vocab+ffn-0.25": ("combination", ["--vocab-corpus", "CAL", "--ffn-ratio", "0.25"]),
-    "vocab+layers-kl-1": ("combination", ["--vocab-corpus", "CAL", "--drop-layers", "1", "--criterion", "kl"]),
-    "ffn-0.25+layers-kl-1": ("combination", ["--ffn-ratio", "0.25", "--drop-layers", "1", "--criterion", "kl"]),
-    "all-four": ("combination", ["--vocab-corpus", "CAL", "--drop-layers", "1", "--criterion", "kl",
-                                 "--heads-ratio", "0.5", "--ffn-ratio", "0.25"]),
+    "vocab+ffn-0.25+heads-q-0.33": ("combination", ["--vocab-corpus", "CAL", "--ffn-ratio", "0.25",
+                                                    "--heads-ratio", "0.34", "--heads-unit", "query-head"]),
+    "all-four": ("combination", ["--vocab-corpus", "CAL", "--drop-layers", "1", "--criterion", "bi",
+                                 "--heads-ratio", "0.34", "--heads-unit", "query-head", "--ffn-ratio", "0.25"]),
 }
 
 
@@ -151,23 +157,31 @@ def measure(name, args, opts, data_dir, base_tokens):
 # ---------------------------------------------------------------- output
 
 SERIES = [
-    ("layers bi", "#1b9e77", "circle"), ("layers kl", "#117a5b", "diamond"),
+    ("layers bi", "#1b9e77", "circle"), ("layers kl", "#0b5e45", "diamond"),
     ("layers last (baseline)", "#1b9e77", "cross"),
-    ("ffn activation uniform", "#d95f02", "circle"), ("ffn activation global", "#a64500", "diamond"),
+    ("ffn activation uniform", "#d95f02", "circle"), ("ffn activation global", "#8a3a00", "diamond"),
     ("ffn random (baseline)", "#d95f02", "cross"),
-    ("heads activation", "#7570b3", "circle"), ("heads random (baseline)", "#7570b3", "cross"),
+    ("heads kv-group activation", "#7570b3", "diamond"), ("heads kv-group random (baseline)", "#7570b3", "plus"),
+    ("heads query activation", "#4b44a0", "circle"), ("heads query random (baseline)", "#4b44a0", "cross"),
     ("vocabulary", "#e7298a", "circle"), ("combination", "#333333", "square"),
 ]
 
 
-def svg_plot(results, base_es, path):
-    w, h, left, right, top, bottom = 760, 470, 60, 230, 20, 50
+def effective_removed(r):
+    """Parameters removed from the file plus parameters zeroed in place, as a fraction."""
+    return r["removed_fraction"] + r.get("zeroed_parameters", 0) / r["parameters_before"]
+
+
+def svg_plot(results, value, label, reference, path, higher_is_better=True):
+    w, h, left, right, top, bottom = 800, 480, 60, 270, 20, 50
     pw, ph = w - left - right, h - top - bottom
-    xmax = max(0.4, max(r["removed_fraction"] + r.get("zeroed_parameters", 0) / r["parameters_before"]
-                        for r in results) + 0.02)
-    ys = [100 * r["es"] / base_es for r in results]
-    ymin = max(0, math.floor(min(ys) / 10) * 10)
-    ymax = max(105, math.ceil(max(ys) / 5) * 5)
+    xmax = max(0.4, max(effective_removed(r) for r in results) + 0.02)
+    ys = [value(r) for r in results]
+    step = 5 if max(ys) - min(ys) <= 80 else 10
+    ymin = max(0, math.floor(min(ys) / step) * step)
+    ymax = math.ceil(max(ys) / step) * step
+    if ymax - ymin < 4 * step:
+        ymax = ymin + 4 * step
 
     def X(v):
         return left + pw * v / xmax
@@ -181,16 +195,17 @@ def svg_plot(results, base_es, path):
         x = X(i / 100)
         out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#eee"/>')
         out.append(f'<text x="{x:.1f}" y="{top + ph + 15}" text-anchor="middle">{i}</text>')
-    for v in range(int(ymin), int(ymax) + 1, 5):
+    for v in range(int(ymin), int(ymax) + 1, step):
         y = Y(v)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#eee"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v}</text>')
-    out.append(f'<line x1="{left}" y1="{Y(97):.1f}" x2="{left + pw}" y2="{Y(97):.1f}" stroke="#c00" stroke-dasharray="4 3"/>')
-    out.append(f'<text x="{left + pw - 4}" y="{Y(97) - 4:.1f}" text-anchor="end" fill="#c00">97% of unpruned ES</text>')
+    if reference is not None and ymin <= reference[0] <= ymax:
+        out.append(f'<line x1="{left}" y1="{Y(reference[0]):.1f}" x2="{left + pw}" y2="{Y(reference[0]):.1f}" stroke="#c00" stroke-dasharray="4 3"/>')
+        out.append(f'<text x="{left + pw - 4}" y="{Y(reference[0]) - 4:.1f}" text-anchor="end" fill="#c00">{reference[1]}</text>')
     out.append(f'<line x1="{X(0.2):.1f}" y1="{top}" x2="{X(0.2):.1f}" y2="{top + ph}" stroke="#c00" stroke-dasharray="4 3"/>')
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
-    out.append(f'<text x="{left + pw / 2}" y="{h - 12}" text-anchor="middle">parameters removed (%)</text>')
-    out.append(f'<text transform="translate(16 {top + ph / 2}) rotate(-90)" text-anchor="middle">line-completion ES (% of unpruned)</text>')
+    out.append(f'<text x="{left + pw / 2}" y="{h - 12}" text-anchor="middle">parameters removed (%, zeroed-in-place counted)</text>')
+    out.append(f'<text transform="translate(16 {top + ph / 2}) rotate(-90)" text-anchor="middle">{label}</text>')
 
     def marker(x, y, shape, color):
         if shape == "circle":
@@ -199,35 +214,40 @@ def svg_plot(results, base_es, path):
             return f'<path d="M{x:.1f} {y - 5:.1f} L{x + 5:.1f} {y:.1f} L{x:.1f} {y + 5:.1f} L{x - 5:.1f} {y:.1f} Z" fill="{color}"/>'
         if shape == "square":
             return f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{color}"/>'
+        if shape == "plus":
+            return (f'<path d="M{x - 5:.1f} {y:.1f} L{x + 5:.1f} {y:.1f} M{x:.1f} {y - 5:.1f} L{x:.1f} {y + 5:.1f}" '
+                    f'stroke="{color}" stroke-width="2"/>')
         return (f'<path d="M{x - 4:.1f} {y - 4:.1f} L{x + 4:.1f} {y + 4:.1f} M{x - 4:.1f} {y + 4:.1f} L{x + 4:.1f} {y - 4:.1f}" '
                 f'stroke="{color}" stroke-width="2"/>')
 
     base = next((r for r in results if r["method"] == "unpruned"), None)
-    for i, (method, color, shape) in enumerate(SERIES):
-        pts = sorted((r["removed_fraction"], 100 * r["es"] / base_es, r) for r in results if r["method"] == method)
+    legend = 0
+    for method, color, shape in SERIES:
+        pts = sorted((effective_removed(r), value(r), r["name"]) for r in results if r["method"] == method)
         if not pts:
             continue
         if method != "combination":
-            line = ([(0.0, 100.0)] if base else []) + [(p[0], p[1]) for p in pts]
+            line = ([(0.0, value(base))] if base else []) + [(p[0], p[1]) for p in pts]
             d = " ".join(f"{'M' if j == 0 else 'L'}{X(a):.1f} {Y(b):.1f}" for j, (a, b) in enumerate(line))
             dash = ' stroke-dasharray="5 3"' if "baseline" in method else ""
             out.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="1.5"{dash}/>')
-        for a, b, r in pts:
+        for a, b, name in pts:
             out.append(marker(X(a), Y(b), shape, color))
             if method == "combination":
-                out.append(f'<text x="{X(a) + 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9">{r["name"]}</text>')
-        ly = top + 12 + 18 * i
+                out.append(f'<text x="{X(a) + 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9">{name}</text>')
+        ly = top + 12 + 18 * legend
+        legend += 1
         out.append(marker(left + pw + 20, ly - 4, shape, color))
         out.append(f'<text x="{left + pw + 32}" y="{ly}">{method}</text>')
     if base:
-        out.append(marker(X(0), Y(100), "circle", "#000"))
+        out.append(marker(X(0), Y(value(base)), "circle", "#000"))
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
 
 
 def table(results, base_es):
-    rows = ["| configuration | method | parameters | removed | zeroed in place | perplexity (eval) | ES | EM | ES % of unpruned |",
+    rows = ["| configuration | method | parameters | removed from file | zeroed in place | perplexity (eval) | ES | EM | ES % of unpruned |",
             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         rows.append(f"| `{r['name']}` | {r['method']} | {r['parameters']:,} | {100 * r['removed_fraction']:.1f}% | "
@@ -276,7 +296,10 @@ def main():
     base_es = base["es"]
     with open(os.path.join(opts.out, "table.md"), "w") as f:
         f.write(table(results, base_es))
-    svg_plot(results, base_es, os.path.join(opts.out, "pruning.svg"))
+    svg_plot(results, lambda r: 100 * r["es"] / base_es, "line-completion ES (% of unpruned)",
+             (97, "97% of unpruned ES"), os.path.join(opts.out, "pruning.svg"))
+    svg_plot(results, lambda r: r["ppl"], "perplexity on held-out packages (unpruned tokenization)",
+             None, os.path.join(opts.out, "pruning-ppl.svg"))
     print(table(results, base_es))
 
 
