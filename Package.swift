@@ -52,6 +52,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
+        // Benchmark-only: line-completion ES for scripts/bench_pruning.py.
+        .executableTarget(
+            name: "VerdantLineCompletionBench",
+            dependencies: ["VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+            swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTensorsTests", dependencies: ["VerdantTensors"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTokenizerTests", dependencies: ["VerdantTokenizer"],
@@ -60,7 +65,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantCompressTests",
                     dependencies: ["VerdantCompress", "VerdantModels", "VerdantTensors", "VerdantEval", "VerdantTokenizer"],
-                    swiftSettings: cpuFlags),
+                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantEvalTests",
                     dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                     swiftSettings: cpuFlags),

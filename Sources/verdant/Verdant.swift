@@ -19,6 +19,7 @@ struct Verdant: AsyncParsableCommand {
             EvalSamplesCommand.self,
             MeasureCommand.self,
             CompareCommand.self,
+            PruneCommand.self,
         ]
     )
 }
