@@ -156,7 +156,7 @@ public struct SafetensorsWriter {
 }
 
 /// Writes everything, retrying short writes; returns errno on failure.
-private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
     guard var p = bytes.baseAddress else { return nil }
     var remaining = bytes.count
     while remaining > 0 {

@@ -197,14 +197,14 @@ func writeFileAtomically(_ url: URL, _ produce: ((UnsafeRawBufferPointer) throws
     var pending: [UInt8] = []
     pending.reserveCapacity(1 << 20)
     func flush() throws {
-        let e: Int32? = pending.withUnsafeBytes { rawWriteAll(fd, $0) }
+        let e: Int32? = pending.withUnsafeBytes { writeAll(fd, $0) }
         if let e { throw GGUFError.writeFailed(path: path, reason: String(cString: strerror(e))) }
         pending.removeAll(keepingCapacity: true)
     }
     try produce { chunk in
         if chunk.count >= 1 << 16 {
             try flush()
-            if let e = rawWriteAll(fd, chunk) { throw GGUFError.writeFailed(path: path, reason: String(cString: strerror(e))) }
+            if let e = writeAll(fd, chunk) { throw GGUFError.writeFailed(path: path, reason: String(cString: strerror(e))) }
         } else {
             pending.append(contentsOf: chunk)
             if pending.count >= 1 << 20 { try flush() }
@@ -219,20 +219,4 @@ func writeFileAtomically(_ url: URL, _ produce: ((UnsafeRawBufferPointer) throws
     // Persist the rename itself; failure here leaves a valid file either way.
     let dfd = open(directory, O_RDONLY | O_CLOEXEC)
     if dfd >= 0 { _ = fsync(dfd); close(dfd) }
-}
-
-/// Writes everything, retrying short writes; returns errno on failure.
-private func rawWriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-    guard var p = bytes.baseAddress else { return nil }
-    var remaining = bytes.count
-    while remaining > 0 {
-        let n = write(fd, p, remaining)
-        if n < 0 {
-            if errno == EINTR { continue }
-            return errno
-        }
-        p += n
-        remaining -= n
-    }
-    return nil
 }
