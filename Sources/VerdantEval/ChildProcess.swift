@@ -57,29 +57,32 @@ func spawnProcessGroupLeader(arguments: [String], environment: [String],
 }
 
 /// Waits for `pid` until `deadline` (monotonic seconds); past it, SIGKILLs the
-/// process group `pid` leads. In every case the group is SIGKILLed once more after
-/// the leader is reaped, so that no member it left behind keeps running.
+/// process group `pid` leads. In every case the group is SIGKILLed once more while
+/// the exited leader is still unreaped (a zombie leader keeps the group id from
+/// being reused), so that no member it left behind keeps running.
 func waitKillingGroup(_ pid: pid_t, deadline: Double) -> ChildExit {
-    var status: Int32 = 0
     var pause: useconds_t = 1_000
-    var result: ChildExit?
-    while result == nil {
-        let r = waitpid(pid, &status, WNOHANG)
-        if r == pid {
-            result = decode(status)
-        } else if r < 0 && errno != EINTR {
-            result = .signaled(SIGKILL)  // cannot happen for our own child; treat as killed
-        } else if monotonicNow() >= deadline {
-            kill(-pid, SIGKILL)
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            result = .timedOut
-        } else {
-            usleep(pause)
-            pause = min(pause * 2, 20_000)
-        }
+    var timedOut = false
+    while true {
+        #if os(Linux)
+        // Has it exited? WNOWAIT leaves it a zombie, so its group id stays ours.
+        var info = siginfo_t()
+        let r = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+        if r == 0 && info.si_signo == SIGCHLD { break }
+        if r < 0 && errno != EINTR { break }
+        #else
+        if kill(pid, 0) != 0 { break }
+        var probe: Int32 = 0
+        if waitpid(pid, &probe, WNOHANG) == pid { kill(-pid, SIGKILL); return decode(probe) }
+        #endif
+        if monotonicNow() >= deadline { timedOut = true; break }
+        usleep(pause)
+        pause = min(pause * 2, 20_000)
     }
     kill(-pid, SIGKILL)
-    return result ?? .timedOut
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return timedOut ? .timedOut : decode(status)
 }
 
 private func decode(_ status: Int32) -> ChildExit {
