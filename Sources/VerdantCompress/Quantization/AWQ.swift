@@ -41,10 +41,17 @@ public struct AWQ: Sendable {
     public var grid = 20
     /// Calibration rows (tokens) the search measures the output error on.
     public var sampleRows = 512
+    /// Output rows of each linear the search quantizes (evenly spaced). Rows are
+    /// quantized independently, so the error over a subset estimates the total
+    /// without bias; 256 rows keep the search's cost (21 quantizations of every
+    /// matrix, with the importance scale search when enabled) well below the
+    /// calibration pass's.
+    public var searchRows = 256
 
-    public init(grid: Int = 20, sampleRows: Int = 512) {
+    public init(grid: Int = 20, sampleRows: Int = 512, searchRows: Int = 256) {
         self.grid = max(1, grid)
         self.sampleRows = max(1, sampleRows)
+        self.searchRows = max(1, searchRows)
     }
 
     // MARK: groups
@@ -147,6 +154,18 @@ public struct AWQ: Sendable {
             self.format = format
             self.importance = importance
         }
+
+        /// At most `limit` evenly spaced rows.
+        func subsampled(rows limit: Int, cols: Int) -> Member {
+            guard rows > limit, weights.count == rows * cols else { return self }
+            var picked: [Float] = []
+            picked.reserveCapacity(limit * cols)
+            for i in 0..<limit {
+                let r = i * rows / limit
+                picked.append(contentsOf: weights[(r * cols)..<((r + 1) * cols)])
+            }
+            return Member(weights: picked, rows: limit, format: format, importance: importance)
+        }
     }
 
     public struct SearchResult: Sendable {
@@ -168,6 +187,7 @@ public struct AWQ: Sendable {
     /// Searches α on x [rows, cols] for the members sharing that input.
     public func search(x: [Float], rows n: Int, meanAbs: [Float], members: [Member], pool: ThreadPool) -> SearchResult {
         let cols = meanAbs.count
+        let members = members.map { $0.subsampled(rows: searchRows, cols: cols) }
         var errors: [Double] = []
         var best = SearchResult(alpha: 0, scales: [Float](repeating: 1, count: cols), errors: [])
         var bestError = Double.infinity
