@@ -58,6 +58,8 @@ let problemsJSONL = """
         (["eval", demo, "--task", "line-completion", "--data", tasks, "--context-tokens", "0"], "--context-tokens"),
         (["eval", noTokenizer, "--task", "line-completion", "--data", tasks], "tokenizer.json"),
         (["eval", demo, "--task", "humaneval", "--data", tasks], "task_id"),
+        (["eval", demo, "--task", "line-completion", "--data", tasks, "--predictions", s.path("no/dir/p.jsonl")], "does not exist"),
+        (["eval", demo, "--task", "line-completion", "--data", s.dir.path], "is a directory"),
         (["eval", demo, "--task", "humaneval", "--data", problems, "--samples", "0"], "--samples"),
         (["eval-samples", "--problems", s.path("none.jsonl"), "--samples", problems], "none.jsonl"),
         (["eval-samples", "--problems", problems, "--samples", strangers], "strangers.jsonl:2: task_id 't/zzz'"),
