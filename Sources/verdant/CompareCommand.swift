@@ -61,13 +61,7 @@ struct CompareCommand: ParsableCommand {
             throw CLIError("\(m) has no config.json: not a model directory")
         }
         if let data, !FileManager.default.fileExists(atPath: data) { throw CLIError("\(data): no such file") }
-        if let report {
-            let dir = (report as NSString).deletingLastPathComponent
-            var isDir: ObjCBool = false
-            if !dir.isEmpty && !(FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue) {
-                throw CLIError("cannot write \(report): directory \(dir) does not exist")
-            }
-        }
+        if let report { try requireOutputDirectory(report) }
         let names = Self.uniqueNames(models)
         var summaries: [ModelSummary] = []
         var energyLines = Set<String>()

@@ -88,6 +88,8 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Fail before the evaluation, not after it, when an output cannot be written.
+        for path in [predictions, samplesOut].compactMap({ $0 }) { try requireOutputDirectory(path) }
         switch task {
         case .lineCompletion: try runLineCompletion()
         case .humaneval: try runHumanEval()
@@ -123,6 +125,15 @@ struct EvalCommand: ParsableCommand {
         printError(String(format: "%d tasks in %.1f s (%.2f tasks/s, %d prompt + %d generated tokens, %d threads)",
                           tasks.count, result.seconds, result.tasksPerSecond, result.promptTokens,
                           result.generatedTokens, threads))
+    }
+}
+
+/// Throws unless the directory `path` would be written into exists.
+func requireOutputDirectory(_ path: String) throws {
+    let dir = (path as NSString).deletingLastPathComponent
+    var isDirectory: ObjCBool = false
+    if !dir.isEmpty && !(FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) && isDirectory.boolValue) {
+        throw CLIError("cannot write \(path): directory \(dir) does not exist")
     }
 }
 

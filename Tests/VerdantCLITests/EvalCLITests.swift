@@ -21,6 +21,14 @@ struct Scratch {
     func remove() { try? FileManager.default.removeItem(at: dir) }
 }
 
+/// Runs the CLI on its own thread, so that the test runner's few cooperative threads
+/// stay free while the process runs.
+func runCLI(_ arguments: [String]) async throws -> CLI.Result {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try CLI.run(arguments) }) }.start()
+    }
+}
+
 func json(_ text: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not one JSON object: \(text)")
 }
@@ -32,7 +40,7 @@ let problemsJSONL = """
 """
 
 /// Each bad input: a clear message naming the problem, a non-zero exit, no crash.
-@Test func evalCommandsRejectBadInput() throws {
+@Test func evalCommandsRejectBadInput() async throws {
     let s = try Scratch()
     defer { s.remove() }
     let demo = CLI.fixtures.appendingPathComponent("demo").path
@@ -50,6 +58,8 @@ let problemsJSONL = """
         (["eval", demo, "--task", "line-completion", "--data", tasks, "--context-tokens", "0"], "--context-tokens"),
         (["eval", noTokenizer, "--task", "line-completion", "--data", tasks], "tokenizer.json"),
         (["eval", demo, "--task", "humaneval", "--data", tasks], "task_id"),
+        (["eval", demo, "--task", "line-completion", "--data", tasks, "--predictions", s.path("no/dir/p.jsonl")], "does not exist"),
+        (["eval", demo, "--task", "line-completion", "--data", s.dir.path], "is a directory"),
         (["eval", demo, "--task", "humaneval", "--data", problems, "--samples", "0"], "--samples"),
         (["eval-samples", "--problems", s.path("none.jsonl"), "--samples", problems], "none.jsonl"),
         (["eval-samples", "--problems", problems, "--samples", strangers], "strangers.jsonl:2: task_id 't/zzz'"),
@@ -65,20 +75,14 @@ let problemsJSONL = """
         (["compare", demo, demo, "--report", s.path("no/such/dir/r.md")], "does not exist"),
     ]
     // Run the cases concurrently: each is a separate process.
-    final class Results: @unchecked Sendable {
-        let lock = NSLock()
-        var values: [CLI.Result?]
-        init(_ n: Int) { values = Array(repeating: nil, count: n) }
-    }
-    let results = Results(cases.count)
-    let commands = cases.map(\.0)
-    DispatchQueue.concurrentPerform(iterations: commands.count) { i in
-        let r = try? CLI.run(commands[i])
-        results.lock.lock()
-        results.values[i] = r
-        results.lock.unlock()
-    }
-    for ((arguments, mention), result) in zip(cases, results.values) {
+    var results: [CLI.Result?] = []
+    for r in try await withThrowingTaskGroup(of: (Int, CLI.Result).self, body: { group in
+        for (i, c) in cases.enumerated() { group.addTask { (i, try await runCLI(c.0)) } }
+        var out = [(Int, CLI.Result)]()
+        for try await r in group { out.append(r) }
+        return out
+    }).sorted(by: { $0.0 < $1.0 }) { results.append(r.1) }
+    for ((arguments, mention), result) in zip(cases, results) {
         let r = try #require(result, "\(arguments) did not run")
         #expect(!r.crashed, "\(arguments)")
         #expect(r.status != 0, "\(arguments)")
@@ -87,7 +91,7 @@ let problemsJSONL = """
     }
 }
 
-@Test func evalSamplesJSON() throws {
+@Test func evalSamplesJSON() async throws {
     let s = try Scratch()
     defer { s.remove() }
     let problems = try s.file("problems.jsonl", problemsJSONL)
@@ -98,7 +102,7 @@ let problemsJSONL = """
         {"task_id": "t/add", "completion": "    return a + b\\n"}
         {"task_id": "t/neg", "completion": "    import os\\n    os.abort()\\n"}
         """)
-    let r = try CLI.run(["eval-samples", "--problems", problems, "--samples", samples, "--json", "--timeout", "2"])
+    let r = try await runCLI(["eval-samples", "--problems", problems, "--samples", samples, "--json", "--timeout", "2"])
     #expect(r.status == 0, "\(r.stderr)")
     let out = try json(r.stdout)
     let results = try #require(out["results"] as? [[String: Any]])
@@ -113,7 +117,7 @@ let problemsJSONL = """
     #expect(r.stderr.contains("isolation:"))
 }
 
-@Test func lineCompletionJSON() throws {
+@Test func lineCompletionJSON() async throws {
     let s = try Scratch()
     defer { s.remove() }
     let demo = CLI.fixtures.appendingPathComponent("demo").path
@@ -122,7 +126,7 @@ let problemsJSONL = """
         {"context": "x = 1\\n", "target": "y = 2"}
         """)
     let predictions = s.path("predictions.jsonl")
-    let r = try CLI.run(["eval", demo, "--task", "line-completion", "--data", tasks, "--context-tokens", "32",
+    let r = try await runCLI(["eval", demo, "--task", "line-completion", "--data", tasks, "--context-tokens", "32",
                          "--limit", "1", "--json", "--predictions", predictions])
     #expect(r.status == 0, "\(r.stderr)")
     let out = try json(r.stdout)
@@ -135,9 +139,9 @@ let problemsJSONL = """
     #expect(try json(String(lines[0]))["target"] as? String == "print(os.getcwd())")
 }
 
-@Test func measureJSONHasTheIssueKeys() throws {
+@Test func measureJSONHasTheIssueKeys() async throws {
     let model = CLI.fixtures.appendingPathComponent("gpt2").path
-    let r = try CLI.run(["measure", model, "--prompt-tokens", "8", "--gen-tokens", "4", "--runs", "2", "--json", "--region", "SWE"])
+    let r = try await runCLI(["measure", model, "--prompt-tokens", "8", "--gen-tokens", "4", "--runs", "2", "--json", "--region", "SWE"])
     #expect(r.status == 0, "\(r.stderr)")
     let out = try json(r.stdout)
     for key in ["parameters", "disk_bytes", "flops_per_token", "prefill_tokens_per_s", "decode_tokens_per_s",
@@ -148,13 +152,13 @@ let problemsJSONL = """
     #expect((out["carbon_intensity_source"] as? String)?.contains("Sweden") == true)
 }
 
-@Test func compareWritesAReport() throws {
+@Test func compareWritesAReport() async throws {
     let s = try Scratch()
     defer { s.remove() }
     let demo = CLI.fixtures.appendingPathComponent("demo").path
     let tasks = try s.file("tasks.jsonl", "{\"context\": \"def f():\\n    \", \"target\": \"return 1\"}\n")
     let report = s.path("cmp.md")
-    let r = try CLI.run(["compare", demo, demo, "--data", tasks, "--context-tokens", "16", "--prompt-tokens", "8",
+    let r = try await runCLI(["compare", demo, demo, "--data", tasks, "--context-tokens", "16", "--prompt-tokens", "8",
                          "--gen-tokens", "2", "--runs", "1", "--report", report, "--json"])
     #expect(r.status == 0, "\(r.stderr)")
     let out = try json(r.stdout)
@@ -173,13 +177,13 @@ let problemsJSONL = """
     #expect(files == ["cmp-energy.svg", "cmp-size.svg", "cmp.md", "tasks.jsonl"])
 }
 
-@Test func humanEvalGeneratesAndScores() throws {
+@Test func humanEvalGeneratesAndScores() async throws {
     let s = try Scratch()
     defer { s.remove() }
     let demo = CLI.fixtures.appendingPathComponent("demo").path
     let problems = try s.file("problems.jsonl", problemsJSONL)
     let out = s.path("samples.jsonl")
-    let r = try CLI.run(["eval", demo, "--task", "humaneval", "--data", problems, "--samples", "2", "--temperature", "0.8",
+    let r = try await runCLI(["eval", demo, "--task", "humaneval", "--data", problems, "--samples", "2", "--temperature", "0.8",
                          "--max-tokens", "8", "--timeout", "3", "--samples-out", out, "--json"])
     #expect(r.status == 0, "\(r.stderr)")
     let result = try json(r.stdout)
@@ -190,6 +194,6 @@ let problemsJSONL = """
     #expect(lines.count == 4)
     #expect(try lines.map { try json(String($0))["task_id"] as? String } == ["t/add", "t/add", "t/neg", "t/neg"])
     // The saved samples score the same through eval-samples.
-    let again = try CLI.run(["eval-samples", "--problems", problems, "--samples", out, "--json", "--timeout", "3"])
+    let again = try await runCLI(["eval-samples", "--problems", problems, "--samples", out, "--json", "--timeout", "3"])
     #expect(try json(again.stdout)["pass_at_k"] as? [String: Double] == passAtK)
 }
