@@ -1,3 +1,4 @@
+import Foundation
 import VerdantModels
 import VerdantTensors
 
@@ -30,7 +31,9 @@ func makeCalibratedQuantizer(method: QuantizationMethod, model: DecoderModel, we
     case .rtn:
         return rtn
     case .gptq:
-        let gptq = GPTQ(damping: options.gptqDamping, actOrder: options.gptqActOrder, useImportance: options.importance)
+        // Block parameters by GGUF's rule (see GPTQ.useImportance); --importance still
+        // applies to the matrices GPTQ leaves to round-to-nearest (output / embedding).
+        let gptq = GPTQ(damping: options.gptqDamping, actOrder: options.gptqActOrder)
         if options.gptqSequential {
             return try SequentialGPTQ.run(gptq: gptq, model: model, weights: weights, calibration: calibration,
                                           target: target, fallback: rtn, pool: pool, progress: progress)

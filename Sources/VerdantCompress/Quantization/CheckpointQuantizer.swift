@@ -56,6 +56,8 @@ public struct CheckpointQuantizer {
         // Calibration statistics, and what the method collects, in one pass.
         var stats: ActivationStatistics?
         var collected: ForwardObserver?
+        var stageSeconds: [String: Double] = [:]
+        let calibrationStart = monotonicSeconds()
         if options.method.needsCalibration || options.importance, let calibration = options.calibration {
             let s = ActivationStatistics()
             collected = makeCalibrationObserver(method: options.method, options: options, calibration: calibration, pool: pool)
@@ -64,6 +66,8 @@ public struct CheckpointQuantizer {
                 progress("calibration: sequence \(done)/\(total)")
             }
             stats = s
+            stageSeconds["calibration"] = monotonicSeconds() - calibrationStart
+            if let h = collected as? HessianCollector { stageSeconds["hessians"] = h.seconds }
         } else if options.method.needsCalibration {
             throw QuantizeError("--method \(options.method.rawValue) needs --calibration FILE")
         }
@@ -93,12 +97,15 @@ public struct CheckpointQuantizer {
             guard let calibration = options.calibration else {
                 throw QuantizeError("--method \(options.method.rawValue) needs --calibration FILE")
             }
+            let prepareStart = monotonicSeconds()
             quantizer = try makeCalibratedQuantizer(method: options.method, model: model, weights: weights,
                                                     calibration: calibration, statistics: stats, collected: collected,
                                                     importance: importance, target: target, options: options,
                                                     pool: pool, progress: progress)
             collected = nil
+            stageSeconds["prepare"] = monotonicSeconds() - prepareStart
         }
+        var quantizeSeconds = 0.0
 
         // Tensors.
         var report = QuantizationReport(method: options.method, calibrationTokens: options.calibration?.tokenCount ?? 0)
@@ -133,10 +140,13 @@ public struct CheckpointQuantizer {
                 var values = try weights.matrix(name)
                 let rowBytes = f.rowBytes(cols: shape.cols)
                 let buffer = OwnedBuffer(byteCount: shape.rows * rowBytes)
+                let quantizeStart = monotonicSeconds()
                 try values.withUnsafeMutableBufferPointer { v in
-                    try quantizer.quantize(name: name, weights: v.baseAddress!, rows: shape.rows, cols: shape.cols,
+                    guard let w = v.baseAddress else { throw ModelError.missingTensor(name) }
+                    try quantizer.quantize(name: name, weights: w, rows: shape.rows, cols: shape.cols,
                                            format: f, into: buffer.pointer, pool: pool)
                 }
+                quantizeSeconds += monotonicSeconds() - quantizeStart
                 let matrix = WeightMatrix(format: f, rows: shape.rows, cols: shape.cols, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
                 try out.add(name, matrix: matrix)
                 manifest.tensors[name] = QuantizedTensorEntry(format: f, rows: shape.rows, cols: shape.cols,
@@ -155,6 +165,10 @@ public struct CheckpointQuantizer {
             }
             report.tensors.append(entry)
         }
+
+        stageSeconds["quantize"] = quantizeSeconds
+        stageSeconds.merge(quantizer.stageSeconds) { a, _ in a }
+        report.stageSeconds = stageSeconds
 
         // config.json: the source's keys plus the quantization section.
         var config = try ModelDirectoryWriter.readConfigObject(directory: directory)

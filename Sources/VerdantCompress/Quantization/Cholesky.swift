@@ -32,6 +32,9 @@ enum DenseMatrix {
         let product = UnsafeMutablePointer<Float>.allocate(capacity: min(chunk, n) * n)
         defer { product.deallocate() }
         var diagonal = [Double](repeating: 0, count: nb * nb)
+        // L11ᵀ of the current block with 1/L11[j][j] on the diagonal.
+        let upper = UnsafeMutablePointer<Float>.allocate(capacity: nb * nb)
+        defer { upper.deallocate() }
         var k0 = 0
         while k0 < n {
             let b = min(nb, n - k0)
@@ -39,15 +42,21 @@ enum DenseMatrix {
             let m = n - k0 - b
             if m > 0 {
                 // Panel: L21 = A21 · L11⁻ᵀ, row by row (forward substitution), also copied contiguous.
+                // Column-oriented with L11ᵀ so the inner loop is a contiguous axpy (vectorised),
+                // not a dot product (a reduction the compiler must keep in order).
+                for j in 0..<b {
+                    for q in 0..<b { upper[j * b + q] = q > j ? a[(k0 + q) * n + k0 + j] : 0 }
+                    upper[j * b + j] = 1 / a[(k0 + j) * n + k0 + j]
+                }
                 let tasks = min(m, pool.threads * 4)
                 pool.run(tasks) { t in
                     for i in (t * m / tasks)..<((t + 1) * m / tasks) {
                         let row = a + (k0 + b + i) * n + k0
                         for j in 0..<b {
-                            let l = a + (k0 + j) * n + k0
-                            var s = row[j]
-                            for q in 0..<j { s -= row[q] * l[q] }
-                            row[j] = s / l[j]
+                            let u = upper + j * b
+                            let x = row[j] * u[j]
+                            row[j] = x
+                            for q in (j + 1)..<max(j + 1, b) { row[q] -= x * u[q] }
                         }
                         (panel + i * b).update(from: row, count: b)
                     }

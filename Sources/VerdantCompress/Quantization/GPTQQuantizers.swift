@@ -1,3 +1,4 @@
+import Foundation
 import VerdantModels
 import VerdantTensors
 
@@ -12,6 +13,9 @@ final class GPTQQuantizer: MatrixQuantizer {
     /// Per site, the weights still to be quantized with it; its n² floats are freed after the last.
     private var pending: [String: Set<String>] = [:]
     private var notes: [String: String] = [:]
+    private var seconds = 0.0
+
+    var stageSeconds: [String: Double] { ["gptq": seconds] }
 
     init(gptq: GPTQ, hessians: HessianCollector, fallback: RoundToNearest, willQuantize: (String) -> Bool) {
         self.gptq = gptq
@@ -27,9 +31,12 @@ final class GPTQQuantizer: MatrixQuantizer {
             notes[name] = "GPTQ: no calibration Hessian (output / embedding matrix), round-to-nearest"
             return
         }
+        let start = monotonicSeconds()
+        defer { seconds += monotonicSeconds() - start }
         let result = try gptq.quantize(UnsafePointer(weights), rows: rows, cols: cols, hessian: site.sum, format: format, pool: pool)
         result.encode(into: dst, pool: pool)
-        if result.damping != gptq.damping { notes[name] = "GPTQ damping raised to \(result.damping)" }
+        notes[name] = GPTQ.note(result, ratio: gptq.errorRatio(result, weights: weights, hessian: site.sum, pool: pool),
+                                requested: gptq.damping)
         pending[site.key]?.remove(name)
         if pending[site.key]?.isEmpty ?? true { hessians.release(site: site.key) }
     }
@@ -75,7 +82,10 @@ enum SequentialGPTQ {
                                           data: UnsafeRawPointer(buffer.pointer), owner: buffer)
                 source.matrices[name] = matrix
                 quantizer.done[name] = matrix
-                if result.damping != gptq.damping { quantizer.notes[name] = "GPTQ damping raised to \(result.damping)" }
+                let ratio = values.withUnsafeBufferPointer { v in
+                    v.baseAddress.map { gptq.errorRatio(result, weights: $0, hessian: site.sum, pool: pool) } ?? 1
+                }
+                quantizer.notes[name] = GPTQ.note(result, ratio: ratio, requested: gptq.damping)
             }
         }
         return quantizer
@@ -103,6 +113,15 @@ final class PrecomputedQuantizer: MatrixQuantizer {
     }
 
     func note(for name: String) -> String? { notes[name] ?? fallback.note(for: name) }
+}
+
+extension GPTQ {
+    /// The report's line for a GPTQ-quantized matrix.
+    static func note(_ result: Result, ratio: Double, requested: Float) -> String {
+        var s = "GPTQ: calibration output error ×" + String(format: "%.3f", ratio) + " of round-to-nearest"
+        if result.damping != requested { s += "; damping raised to \(result.damping)" }
+        return s
+    }
 }
 
 extension DecoderLayer {

@@ -51,6 +51,8 @@ public final class HessianCollector: ForwardObserver {
     public private(set) var sites: [String: Site] = [:]
     /// Weight name → site key.
     public private(set) var siteOf: [String: String] = [:]
+    /// Wall seconds spent accumulating (part of the calibration pass).
+    public private(set) var seconds = 0.0
     private var transposed: [Float] = []
     private var product: [Float] = []
 
@@ -76,6 +78,8 @@ public final class HessianCollector: ForwardObserver {
     /// sum += XᵀX for x: [rows, n], lower block triangle only: with Xt = Xᵀ
     /// ([n, rows]), rows c0..<c1 of XᵀX up to column c1 are Xt[c0..<c1]·Xt[0..<c1]ᵀ.
     func accumulate(_ site: Site, x: UnsafePointer<Float>, rows: Int) {
+        let start = monotonicSeconds()
+        defer { seconds += monotonicSeconds() - start }
         let n = site.size
         if transposed.count < n * rows { transposed = [Float](repeating: 0, count: n * rows) }
         let chunk = DenseMatrix.triangleChunk

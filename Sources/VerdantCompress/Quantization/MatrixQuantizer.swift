@@ -9,10 +9,13 @@ public protocol MatrixQuantizer {
                   format: WeightFormat, into dst: UnsafeMutableRawPointer, pool: ThreadPool) throws
     /// Anything the report should say about how `name` was quantized (after `quantize`).
     func note(for name: String) -> String?
+    /// Seconds spent in method-specific stages, for the report.
+    var stageSeconds: [String: Double] { get }
 }
 
 extension MatrixQuantizer {
     public func note(for name: String) -> String? { nil }
+    public var stageSeconds: [String: Double] { [:] }
 }
 
 /// Round to nearest, row by row in parallel. With `importance` (per input

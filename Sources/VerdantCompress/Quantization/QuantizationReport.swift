@@ -17,6 +17,10 @@ public struct QuantizationReport: Sendable {
     public var method: QuantizationMethod
     public var calibrationTokens: Int
     public var seconds: Double = 0
+    /// Wall seconds per stage: calibration (the forward passes, incl. observers), hessians
+    /// (GPTQ's Σxxᵀ, part of calibration), prepare (AWQ's search, sequential GPTQ),
+    /// quantize (every matrix), gptq (the GPTQ-quantized matrices, part of quantize).
+    public var stageSeconds: [String: Double] = [:]
     public var diskBytesBefore: Int = 0
     public var diskBytesAfter: Int = 0
 
@@ -31,6 +35,7 @@ public struct QuantizationReport: Sendable {
             "method": method.rawValue,
             "calibration_tokens": calibrationTokens,
             "seconds": seconds,
+            "stage_seconds": stageSeconds,
             "bytes_before": weightBytesBefore,
             "bytes_after": weightBytesAfter,
             "disk_bytes_before": diskBytesBefore,
