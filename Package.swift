@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "VerdantModels", targets: ["VerdantModels"]),
         .library(name: "VerdantEval", targets: ["VerdantEval"]),
         .library(name: "VerdantCompress", targets: ["VerdantCompress"]),
+        .library(name: "VerdantTraining", targets: ["VerdantTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,10 +46,16 @@ let package = Package(
         .target(name: "VerdantCompress",
                 dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                 swiftSettings: kernelFlags),
+        // Training on CPU: optimizer, schedules, data streams, checkpoints (distillation,
+        // fine-tuning and Group Lasso build on it).
+        .target(name: "VerdantTraining",
+                dependencies: ["VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+                swiftSettings: kernelFlags),
         .executableTarget(
             name: "verdant",
             dependencies: [
                 "VerdantCompress", "VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer",
+                "VerdantTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
@@ -68,6 +75,9 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantEvalTests",
                     dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+                    swiftSettings: cpuFlags),
+        .testTarget(name: "VerdantTrainingTests",
+                    dependencies: ["VerdantTraining", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                     swiftSettings: cpuFlags),
         // Runs the built `verdant` binary: exit codes and messages on bad input.
         .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),
