@@ -109,7 +109,7 @@ let allQuantFormats: [WeightFormat] = [.q8_0, .q4_0, .int4(groupSize: 32), .int4
     @Test(arguments: allQuantFormats)
     func simdKernelsMatchTheScalarIntegerReference(format: WeightFormat) {
         let pool = ThreadPool(threads: 2)
-        for (rows, cols, tokens) in [(37, 256, 1), (21, 200, 1), (19, 96, 7), (40, 448, 13)] {
+        for (rows, cols, tokens) in [(37, 256, 1), (21, 200, 1), (19, 96, 7), (40, 448, 13), (70, 160, 21), (33, 1056, 9)] {
             let w = quantized(format, rows: rows, cols: cols, values: testValues(rows * cols, seed: UInt64(rows)))
             let x = testValues(tokens * cols, seed: 99)
             var y = [Float](repeating: .nan, count: tokens * rows)

@@ -27,7 +27,34 @@ func quantMatmul(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix,
         }
         return
     }
-    // Prefill: each task packs a block of rows once, then sweeps the tokens
+    if usesInterleavedGEMM(w.format) {
+        // Prefill: each task packs its 16-row tiles once, then sweeps the tokens
+        // eight at a time over them (InterleavedGEMM.swift).
+        let panelBytes = interleavedPanelBytes(w.format, paddedCols: padded)
+        let tiles = (n + interleavedRows - 1) / interleavedRows
+        let tilesPerTask = min(4, max(1, (tiles + pool.threads * 4 - 1) / (pool.threads * 4)))
+        let tasks = (tiles + tilesPerTask - 1) / tilesPerTask
+        pool.runWorkers(tasks) { task, worker in
+            let scratch = pool.scratch(worker: worker, bytes: panelBytes * tilesPerTask + 64)
+            let panels = scratch + ((64 - Int(bitPattern: scratch) % 64) % 64)
+            let tile0 = task * tilesPerTask, tile1 = min(tiles, tile0 + tilesPerTask)
+            for tile in tile0..<tile1 {
+                packInterleavedTile(w, firstRow: tile * interleavedRows, panel: panels + (tile - tile0) * panelBytes)
+            }
+            var t = 0
+            while t < rows {
+                let count = min(interleavedTokens, rows - t)
+                for tile in tile0..<tile1 {
+                    let r0 = tile * interleavedRows
+                    interleavedTile(acts, firstToken: t, count: count, w, panel: panels + (tile - tile0) * panelBytes,
+                                    firstRow: r0, validRows: min(interleavedRows, n - r0), y, ldy: n)
+                }
+                t += count
+            }
+        }
+        return
+    }
+    // Prefill (w8a8): each task packs a block of rows once, then sweeps the tokens
     // four at a time over all of them, so a token's activations are read once
     // per block of rows (from L1/L2) instead of once per row.
     let panelBytes = quantPanelBytes(cols: padded)

@@ -12,6 +12,7 @@
 ///                         biased by 8 need no extra work in the kernel
 ///   sums   [2P]  f32      d(b) · Σ codes of block b (int4: the minimum's term)
 ///   scale  f32            w8a8: the row's single scale
+///   bcorr  [2P]  i32      q4_0: −8 · Σ codes of block b (the interleaved GEMM's start)
 public struct QuantizedActivations {
     public enum Layout: Sendable {
         /// Per-32 scales, codes +128: q8_0 weights.
@@ -38,8 +39,10 @@ public struct QuantizedActivations {
 
     static func rowStride(cols: Int) -> Int {
         let p = (cols + 63) / 64
-        return p * 64 + p * 64 + p * 64 + ((2 * p * 4 + 4 + 63) / 64) * 64
+        return p * 64 + p * 64 + p * 64 + sumsBytes(pairs: p) + ((2 * p * 4 + 63) / 64) * 64
     }
+
+    static func sumsBytes(pairs p: Int) -> Int { ((2 * p * 4 + 4 + 63) / 64) * 64 }
 
     public static func bytesNeeded(rows: Int, cols: Int) -> Int { rows * rowStride(cols: cols) + 64 }
 
@@ -68,6 +71,9 @@ public struct QuantizedActivations {
         (base + r * rowStride + pairs * 192).assumingMemoryBound(to: Float.self)
     }
     @inline(__always) public func rowScale(_ r: Int) -> Float { blockSums(r)[2 * pairs] }
+    @inline(__always) public func blockCorrections(_ r: Int) -> UnsafeMutablePointer<Int32> {
+        (base + r * rowStride + pairs * 192 + Self.sumsBytes(pairs: pairs)).assumingMemoryBound(to: Int32.self)
+    }
 
     /// Quantizes rows r0..<r1 of x ([rows, cols] f32).
     public func quantize(_ x: UnsafePointer<Float>, layout: Layout, rows r0: Int, _ r1: Int) {
@@ -83,7 +89,7 @@ public struct QuantizedActivations {
 
     func quantizeRow(_ x: UnsafePointer<Float>, row r: Int, layout: Layout) {
         let q = codes(r).assumingMemoryBound(to: Int8.self)
-        let lane = lanes(r), corr = corrections(r), sums = blockSums(r)
+        let lane = lanes(r), corr = corrections(r), sums = blockSums(r), bcorr = blockCorrections(r)
         let blocks = 2 * pairs
         let offset: Int32 = layout == .signedBlocks ? 0 : 128
         if layout == .unsignedRow {
@@ -110,6 +116,7 @@ public struct QuantizedActivations {
             sums[b] = d * Float(total)
             for l in 0..<8 { lane[b * 8 + l] = d }
             if layout == .signedBlocks {
+                bcorr[b] = -8 &* total
                 for l in 0..<8 {
                     var s: Int32 = 0
                     for k in 0..<4 { s &+= Int32(q[start + l * 4 + k]) }
