@@ -28,57 +28,58 @@ func quantMatmul(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix,
         return
     }
     if usesInterleavedGEMM(w.format) {
-        // Prefill: each task packs its 16-row tiles once, then sweeps the tokens
-        // eight at a time over them (InterleavedGEMM.swift).
-        let panelBytes = interleavedPanelBytes(w.format, paddedCols: padded)
+        // Prefill: 16-row tiles, eight tokens per pass (InterleavedGEMM.swift).
         let tiles = (n + interleavedRows - 1) / interleavedRows
-        let tilesPerTask = min(4, max(1, (tiles + pool.threads * 4 - 1) / (pool.threads * 4)))
-        let tasks = (tiles + tilesPerTask - 1) / tilesPerTask
-        pool.runWorkers(tasks) { task, worker in
-            let scratch = pool.scratch(worker: worker, bytes: panelBytes * tilesPerTask + 64)
-            let panels = scratch + ((64 - Int(bitPattern: scratch) % 64) % 64)
-            let tile0 = task * tilesPerTask, tile1 = min(tiles, tile0 + tilesPerTask)
-            for tile in tile0..<tile1 {
-                packInterleavedTile(w, firstRow: tile * interleavedRows, panel: panels + (tile - tile0) * panelBytes)
-            }
-            var t = 0
-            while t < rows {
-                let count = min(interleavedTokens, rows - t)
-                for tile in tile0..<tile1 {
-                    let r0 = tile * interleavedRows
-                    interleavedTile(acts, firstToken: t, count: count, w, panel: panels + (tile - tile0) * panelBytes,
-                                    firstRow: r0, validRows: min(interleavedRows, n - r0), y, ldy: n)
-                }
-                t += count
-            }
-        }
+        packedSweep(units: tiles, maxPerTask: 4, panelBytes: interleavedPanelBytes(w.format, paddedCols: padded),
+                    tokens: rows, tokensPerPass: interleavedTokens, pool: pool,
+                    pack: { tile, panel in packInterleavedTile(w, firstRow: tile * interleavedRows, panel: panel) },
+                    kernel: { tile, panel, t, count in
+                        let r0 = tile * interleavedRows
+                        interleavedTile(acts, firstToken: t, count: count, w, panel: UnsafeRawPointer(panel), firstRow: r0,
+                                        validRows: min(interleavedRows, n - r0), y, ldy: n)
+                    })
         return
     }
-    // Prefill (w8a8): each task packs a block of rows once, then sweeps the tokens
-    // four at a time over all of them, so a token's activations are read once
-    // per block of rows (from L1/L2) instead of once per row.
-    let panelBytes = quantPanelBytes(cols: padded)
-    let rowsPerTask = min(32, max(4, (n + pool.threads * 4 - 1) / (pool.threads * 4)))
-    let tasks = (n + rowsPerTask - 1) / rowsPerTask
-    pool.runWorkers(tasks) { task, worker in
-        let scratch = pool.scratch(worker: worker, bytes: panelBytes * rowsPerTask + 64)
-        let panels = scratch + ((64 - Int(bitPattern: scratch) % 64) % 64)
-        let r0 = task * rowsPerTask, r1 = min(n, r0 + rowsPerTask)
-        var excess = [Int32](repeating: 0, count: r1 - r0)
-        for r in r0..<r1 { excess[r - r0] = packQuantRow(w, row: r, panel: panels + (r - r0) * panelBytes) }
-        var t = 0
-        while t < rows {
-            let count = min(4, rows - t)
-            for r in r0..<r1 {
-                quantGEMMTile(acts, token: t, count: count, w, row: r, panel: panels + (r - r0) * panelBytes,
-                              excess: excess[r - r0], y, ldy: n)
-            }
-            t += count
-        }
-    }
+    // Prefill (w8a8): one row per unit, four tokens per pass; the row's total
+    // initial sum is kept after its panel.
+    let rowPanel = quantPanelBytes(cols: padded)
+    packedSweep(units: n, maxPerTask: 32, panelBytes: rowPanel + 64, tokens: rows, tokensPerPass: 4, pool: pool,
+                pack: { r, panel in
+                    let excess = packQuantRow(w, row: r, panel: panel)
+                    panel.storeBytes(of: excess, toByteOffset: rowPanel, as: Int32.self)
+                },
+                kernel: { r, panel, t, count in
+                    quantGEMMTile(acts, token: t, count: count, w, row: r, panel: UnsafeRawPointer(panel),
+                                  excess: panel.load(fromByteOffset: rowPanel, as: Int32.self), y, ldy: n)
+                })
     #else
     for t in 0..<rows {
         for r in 0..<w.rows { y[t * w.rows + r] = quantDotReference(acts, token: t, w, row: r) }
     }
     #endif
+}
+
+/// Prefill driver: units (weight rows or row tiles) are split into tasks; each
+/// task unpacks its units into per-worker scratch once, then sweeps all tokens
+/// over them `tokensPerPass` at a time, so a token's activations are read once
+/// per task's units (from L1/L2) instead of once per unit.
+/// panelBytes: a multiple of 64 (panels stay 64-byte aligned).
+@inline(__always)
+func packedSweep(units: Int, maxPerTask: Int, panelBytes: Int, tokens: Int, tokensPerPass: Int, pool: ThreadPool,
+                 pack: (_ unit: Int, _ panel: UnsafeMutableRawPointer) -> Void,
+                 kernel: (_ unit: Int, _ panel: UnsafeMutableRawPointer, _ token: Int, _ count: Int) -> Void) {
+    let perTask = min(maxPerTask, max(1, (units + pool.threads * 4 - 1) / (pool.threads * 4)))
+    let tasks = (units + perTask - 1) / perTask
+    pool.runWorkers(tasks) { task, worker in
+        let scratch = pool.scratch(worker: worker, bytes: panelBytes * perTask + 64)
+        let panels = scratch + ((64 - Int(bitPattern: scratch) % 64) % 64)
+        let u0 = task * perTask, u1 = min(units, u0 + perTask)
+        for u in u0..<u1 { pack(u, panels + (u - u0) * panelBytes) }
+        var t = 0
+        while t < tokens {
+            let count = min(tokensPerPass, tokens - t)
+            for u in u0..<u1 { kernel(u, panels + (u - u0) * panelBytes, t, count) }
+            t += count
+        }
+    }
 }
