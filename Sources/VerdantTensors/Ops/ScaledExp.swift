@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// out[i] = e^((x[i] − shift)·scale) for n values; returns Σ out[i] in f64 (the
+/// softmax denominator, accumulated per 256 values so that 150k-wide rows keep
+/// their small terms).
+@inline(__always)
+public func scaledExp(_ x: UnsafePointer<Float>, shift: Float, scale: Float,
+                      into out: UnsafeMutablePointer<Float>, _ n: Int) -> Double {
+    let sv = SIMD16<Float>(repeating: shift), kv = SIMD16<Float>(repeating: scale)
+    var total = 0.0
+    var acc = SIMD16<Float>()
+    var i = 0
+    var inBlock = 0
+    while i + 16 <= n {
+        let e = vexp((UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - sv) * kv)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: e, as: SIMD16<Float>.self)
+        acc += e
+        i += 16
+        inBlock += 1
+        if inBlock == 16 { total += Double(horizontalSum(acc)); acc = SIMD16<Float>(); inBlock = 0 }
+    }
+    total += Double(horizontalSum(acc))
+    while i < n {
+        let e = expf((x[i] - shift) * scale)
+        out[i] = e
+        total += Double(e)
+        i += 1
+    }
+    return total
+}
+
+/// max over n ≥ 1 values.
+@inline(__always)
+public func maxF32(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var m = SIMD16<Float>(repeating: -.infinity)
+    var i = 0
+    while i + 16 <= n {
+        m = pointwiseMax(m, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
+        i += 16
+    }
+    var r = horizontalMax(m)
+    while i < n { r = Swift.max(r, x[i]); i += 1 }
+    return r
+}
