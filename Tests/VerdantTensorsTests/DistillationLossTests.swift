@@ -2,6 +2,15 @@ import Foundation
 import Testing
 @testable import VerdantTensors
 
+/// Full-logits teacher over a copy of `logits` that outlives the call (an array
+/// passed straight into the enum would be a dangling temporary pointer). Leaked:
+/// a few hundred floats per test.
+func pinned(_ logits: [Float]) -> DistillationTeacher {
+    let p = UnsafeMutablePointer<Float>.allocate(capacity: logits.count)
+    p.initialize(from: logits, count: logits.count)
+    return .logits(p)
+}
+
 @Suite struct DistillationLossTests {
     /// Deterministic pseudo-random logits.
     static func logits(_ count: Int, seed: UInt64, spread: Float = 3) -> [Float] {
@@ -37,7 +46,7 @@ import Testing
         let rows = targets.count
         switch form {
         case .full:
-            return try loss.evaluate(student: student, teacher: .logits(teacher), targets: targets, rows: rows,
+            return try loss.evaluate(student: student, teacher: pinned(teacher), targets: targets, rows: rows,
                                      vocab: vocab, gradient: &gradient)
         case .topK(let k, let tail):
             var l = loss
@@ -84,18 +93,18 @@ import Testing
         let teacher: [Float] = [0, Float(log(3.0))], student: [Float] = [0, 0]
         var g = [Float](repeating: 0, count: 2)
         let soft = try DistillationLoss(temperature: 1, alpha: 1)
-        let v = try soft.evaluate(student: student, teacher: .logits(teacher), targets: [1], rows: 1, vocab: 2, gradient: &g)
+        let v = try soft.evaluate(student: student, teacher: pinned(teacher), targets: [1], rows: 1, vocab: 2, gradient: &g)
         let kl = 0.25 * log(0.25 / 0.5) + 0.75 * log(0.75 / 0.5)
         #expect(abs(v.kl - kl) < 1e-6 && abs(v.loss - kl) < 1e-6)
         #expect(abs(g[0] - 0.25) < 1e-6 && abs(g[1] + 0.25) < 1e-6)
         // T² scaling: at T = 2, loss = 4·KL(softmax(t/2) ‖ softmax(s/2)), gradient = 2·(p_s − p_t).
         let hot = try DistillationLoss(temperature: 2, alpha: 1)
-        let v2 = try hot.evaluate(student: student, teacher: .logits(teacher), targets: [1], rows: 1, vocab: 2, gradient: &g)
+        let v2 = try hot.evaluate(student: student, teacher: pinned(teacher), targets: [1], rows: 1, vocab: 2, gradient: &g)
         let pt1 = 1 / (1 + sqrt(3.0)), pt2 = 1 - pt1
         #expect(abs(v2.loss - 4 * (pt1 * log(2 * pt1) + pt2 * log(2 * pt2))) < 1e-6)
         #expect(abs(Double(g[0]) - 2 * (0.5 - pt1)) < 1e-6)
         // A teacher equal to the student costs nothing.
-        let same = try soft.evaluate(student: teacher, teacher: .logits(teacher), targets: [0], rows: 1, vocab: 2, gradient: &g)
+        let same = try soft.evaluate(student: teacher, teacher: pinned(teacher), targets: [0], rows: 1, vocab: 2, gradient: &g)
         #expect(abs(same.loss) < 1e-7 && g.allSatisfy { abs($0) < 1e-7 })
     }
 
@@ -104,7 +113,7 @@ import Testing
         let student = Self.logits(vocab * rows, seed: 5), teacher = Self.logits(vocab * rows, seed: 6)
         let targets = [1, 36, 0, 17]
         var g = [Float](repeating: 0, count: student.count)
-        let v = try DistillationLoss(temperature: 10, alpha: 0).evaluate(student: student, teacher: .logits(teacher), targets: targets,
+        let v = try DistillationLoss(temperature: 10, alpha: 0).evaluate(student: student, teacher: pinned(teacher), targets: targets,
                                                                          rows: rows, vocab: vocab, gradient: &g)
         var ce = 0.0
         for r in 0..<rows {
@@ -142,14 +151,14 @@ import Testing
         let targets = (0..<rows).map { $0 % 3 == 0 ? DistillationLoss.ignoreIndex : $0 }
         let loss = try DistillationLoss(temperature: 2, alpha: 0.5)
         var g1 = [Float](repeating: 1, count: student.count), g2 = g1
-        let one = try loss.evaluate(student: student, teacher: .logits(teacher), targets: targets, rows: rows, vocab: vocab, gradient: &g1)
+        let one = try loss.evaluate(student: student, teacher: pinned(teacher), targets: targets, rows: rows, vocab: vocab, gradient: &g1)
         let pool = ThreadPool(threads: 3)
-        let many = try loss.evaluate(student: student, teacher: .logits(teacher), targets: targets, rows: rows, vocab: vocab,
+        let many = try loss.evaluate(student: student, teacher: pinned(teacher), targets: targets, rows: rows, vocab: vocab,
                                      gradient: &g2, pool: pool)
         #expect(one == many && g1 == g2 && one.rows == 6)
         #expect(g1[0..<vocab].allSatisfy { $0 == 0 })
         #expect(throws: DistillationLossError.self) {
-            try loss.evaluate(student: student, teacher: .logits(teacher), targets: [vocab] + targets.dropFirst(), rows: rows,
+            try loss.evaluate(student: student, teacher: pinned(teacher), targets: [vocab] + targets.dropFirst(), rows: rows,
                               vocab: vocab, gradient: nil)
         }
         #expect(throws: DistillationLossError.self) { try DistillationLoss(temperature: 0, alpha: 1) }
