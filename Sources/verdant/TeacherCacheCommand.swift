@@ -39,6 +39,9 @@ struct TeacherCacheCommand: ParsableCommand {
     @Option(help: "Temperature of the stored probabilities (the distillation temperature).")
     var temperature: Float = 10
 
+    @Flag(help: "Store the teacher's final hidden states (f16) instead of top-k: exact full logits at any temperature, computed again by the teacher's output layer during distillation.")
+    var hiddenStates = false
+
     @Option(help: "Seed of the sequence order.")
     var seed: UInt64 = 0
 
@@ -95,9 +98,9 @@ struct TeacherCacheCommand: ParsableCommand {
             let results = try TopKTailStudy.run(teacher: loaded.model, stream: stream, sequences: n, ks: [16, 32, 64, 128],
                                                 temperatures: [1, 2, 10], pool: pool)
             if json { try printJSON(results); return }
-            print("student        T     k  tail            KL rel. err  grad rel. err  tail mass")
+            print("student         T      k  tail               KL rel. err  grad rel. err  tail mass")
             for r in results {
-                print(String(format: "%-13@ %4.0f %5d  %-14@ %11.4f  %13.4f  %9.4f", r.student as NSString, r.temperature, r.k,
+                print(String(format: "%-14@ %3.0f %6d  %-17@ %11.5f  %13.5f  %9.4f", r.student as NSString, r.temperature, r.k,
                              r.tail as NSString, r.klRelativeError, r.gradientRelativeError, r.meanTailMass))
             }
             return
@@ -108,7 +111,8 @@ struct TeacherCacheCommand: ParsableCommand {
         let bar = ProgressBar("teacher", total: sequences, enabled: !json)
         let report = try TeacherCacheBuilder.build(
             directory: out, teacher: loaded.model, teacherFingerprint: try teacherFingerprint(directory: teacherDir),
-            stream: stream, sequences: sequences, topK: topK, temperature: temperature, pool: pool) { done, _ in bar.update(done) }
+            stream: stream, sequences: sequences, content: hiddenStates ? .hiddenStates : .topK(topK, temperature: temperature),
+            pool: pool) { done, _ in bar.update(done) }
         bar.finish()
         if json {
             try printJSON(Output(cache: report, documents: stream.documentCount, stream_tokens: stream.tokens.count, data_seconds: dataSeconds))

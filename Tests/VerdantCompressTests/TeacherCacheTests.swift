@@ -23,7 +23,7 @@ import VerdantTraining
         let teacher = try LoadedModel.load(directory: teacherDir)
         return try TeacherCacheBuilder.build(directory: dir, teacher: teacher.model,
                                              teacherFingerprint: try teacherFingerprint(directory: teacherDir), stream: stream,
-                                             sequences: sequences, topK: 8, temperature: temperature, pool: ThreadPool(threads: 2))
+                                             sequences: sequences, content: .topK(8, temperature: temperature), pool: ThreadPool(threads: 2))
     }
 
     @Test func storesTheTeachersTopKForEverySequence() throws {
@@ -62,6 +62,28 @@ import VerdantTraining
             }
         }
         #expect(throws: DistillationError.self) { try cache.rows(sequences: n..<(n + 1)) }
+    }
+
+    @Test func hiddenStatesGiveTheTeachersLogitsBack() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let s = try Self.stream()
+        let teacher = try LoadedModel.load(directory: Self.teacherDir).model
+        let pool = ThreadPool(threads: 2)
+        let report = try TeacherCacheBuilder.build(directory: dir, teacher: teacher,
+                                                   teacherFingerprint: try teacherFingerprint(directory: Self.teacherDir),
+                                                   stream: s, sequences: 3, content: .hiddenStates, pool: pool)
+        #expect(report.meanTailMass == nil && report.bytesPerToken == Double(teacher.hiddenSize * 2) + 8.0 / 16)
+        let cache = try TeacherCache.open(directory: dir, teacherDirectory: Self.teacherDir, stream: s, temperature: 7)
+        let hidden = try cache.hiddenStates(sequences: 2..<3)
+        let V = teacher.vocabSize
+        var cached = [Float](repeating: 0, count: 16 * V), direct = cached
+        TeacherCache.logits(hidden: hidden, rows: 16, teacher: teacher, into: &cached, pool: pool)
+        let kv = teacher.makeCache(capacity: 16), ws = Workspace(config: teacher.config)
+        try teacher.forward(Array(s.sequence(2).prefix(16)), cache: kv, workspace: ws, pool: pool)
+        teacher.logits(workspace: ws, firstRow: 0, rows: 16, into: &direct, pool: pool)
+        let worst = zip(cached, direct).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 0.02)
+        #expect(throws: DistillationError.self) { try cache.rows(sequences: 0..<1) }
     }
 
     @Test func resumesAndExtendsToTheSameBytes() throws {

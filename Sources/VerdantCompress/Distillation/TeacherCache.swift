@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VerdantModels
 import VerdantTensors
 import VerdantTraining
 
@@ -91,27 +92,57 @@ public final class TeacherCache: @unchecked Sendable {
         guard layout.dataFingerprint == dataFingerprint else {
             throw DistillationError("\(path) was made for other training data (stream fingerprint \(layout.dataFingerprint), this run's is \(dataFingerprint)): different data file, tokenizer, seed or split")
         }
-        if let temperature, temperature != layout.temperature {
-            throw DistillationError("\(path) holds teacher probabilities at temperature \(layout.temperature), this run uses \(temperature)")
+        if let temperature, let stored = layout.temperature, temperature != stored {
+            throw DistillationError("\(path) holds teacher probabilities at temperature \(stored), this run uses \(temperature)")
         }
+    }
+
+    /// The record of sequence g, its checksum verified.
+    private func record(_ g: Int) throws -> UnsafeRawBufferPointer {
+        guard g >= 0 && g < completed else {
+            throw DistillationError("\(path) holds \(completed) sequences; sequence \(g) was asked for (the run needs more tokens than were cached: extend it with `verdant teacher-cache --tokens`)")
+        }
+        let record = UnsafeRawBufferPointer(start: base + layout.recordOffset(g), count: layout.recordBytes)
+        let stored = readLittleEndian(record, layout.hashOffset)
+        guard recordHash(UnsafeRawBufferPointer(rebasing: record[0..<layout.hashOffset])) == stored else {
+            throw DistillationError("\(path): record of sequence \(g) is corrupt (checksum mismatch)")
+        }
+        return record
+    }
+
+    /// The teacher's final hidden states of sequences `sequences` ([n · context,
+    /// hidden]) from a hidden-state cache. `TeacherCache.logits` turns rows of them
+    /// into the teacher's logits.
+    public func hiddenStates(sequences: Range<Int>) throws -> [Float] {
+        guard layout.content == .hiddenStates else { throw DistillationError("\(path) holds top-k rows, not hidden states") }
+        let count = layout.context * layout.hiddenSize
+        var out = [Float](repeating: 0, count: sequences.count * count)
+        for (n, g) in sequences.enumerated() {
+            let record = try record(g)
+            for i in 0..<count {
+                out[n * count + i] = f16ToFloat(record.loadUnaligned(fromByteOffset: layout.hiddenOffset + 2 * i, as: UInt16.self).littleEndian)
+            }
+        }
+        return out
+    }
+
+    /// The teacher's logits [rows, vocab] of cached hidden states [rows, hidden]:
+    /// its output layer, as in inference.
+    public static func logits(hidden: UnsafePointer<Float>, rows: Int, teacher: DecoderModel,
+                              into out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        teacher.lmHead(hidden, rows: rows, out, pool: pool)
     }
 
     /// The teacher rows of sequences `sequences` (each `context` rows), in order.
     public func rows(sequences: Range<Int>) throws -> TeacherRows {
+        guard layout.content == .topK else { throw DistillationError("\(path) holds hidden states, not top-k rows") }
         let k = layout.topK, C = layout.context
         var out = TeacherRows(rows: sequences.count * C, k: k,
                               ids: [Int32](repeating: 0, count: sequences.count * C * k),
                               probabilities: [Float](repeating: 0, count: sequences.count * C * k),
                               tailMass: [Float](repeating: 0, count: sequences.count * C))
         for (n, g) in sequences.enumerated() {
-            guard g >= 0 && g < completed else {
-                throw DistillationError("\(path) holds \(completed) sequences; sequence \(g) was asked for (the run needs more tokens than were cached: extend it with `verdant teacher-cache --tokens`)")
-            }
-            let record = UnsafeRawBufferPointer(start: base + layout.recordOffset(g), count: layout.recordBytes)
-            let stored = readLittleEndian(record, layout.hashOffset)
-            guard recordHash(UnsafeRawBufferPointer(rebasing: record[0..<layout.hashOffset])) == stored else {
-                throw DistillationError("\(path): record of sequence \(g) is corrupt (checksum mismatch)")
-            }
+            let record = try record(g)
             let count = C * k
             let idBase = n * count
             if layout.idBytes == 2 {

@@ -35,8 +35,12 @@ struct TeacherCacheHeader: Equatable {
         guard layout.formatVersion == TeacherCacheLayout.currentVersion else {
             throw DistillationError("\(path) is teacher cache format \(layout.formatVersion); this Verdant reads format \(TeacherCacheLayout.currentVersion) (rebuild it)")
         }
-        guard layout.context >= 1, layout.topK >= 1, layout.topK <= layout.vocabSize, layout.idBytes == 2 || layout.idBytes == 4,
-              completed <= target, target < 1 << 40 else {
+        let shapeOK: Bool
+        switch layout.content {
+        case .topK: shapeOK = layout.topK >= 1 && layout.topK <= layout.vocabSize && (layout.idBytes == 2 || layout.idBytes == 4)
+        case .hiddenStates: shapeOK = layout.hiddenSize >= 1
+        }
+        guard shapeOK, layout.context >= 1, completed <= target, target < 1 << 40 else {
             throw DistillationError("\(path) has a corrupt header")
         }
         return TeacherCacheHeader(layout: layout, completed: Int(completed), target: Int(target))

@@ -72,8 +72,9 @@ final class TeacherCacheWriter {
         if existing.teacherFingerprint != wanted.teacherFingerprint { throw DistillationError("\(path) holds a cache of another teacher\(hint)") }
         if existing.dataFingerprint != wanted.dataFingerprint { throw DistillationError("\(path) holds a cache of other data (data file, tokenizer, context, seed or split differ)\(hint)") }
         if existing.context != wanted.context { throw DistillationError("\(path) was made with context \(existing.context), not \(wanted.context)\(hint)") }
+        if existing.content != wanted.content { throw DistillationError("\(path) holds \(existing.content.rawValue), not \(wanted.content.rawValue)\(hint)") }
         if existing.topK != wanted.topK { throw DistillationError("\(path) was made with top-k \(existing.topK), not \(wanted.topK)\(hint)") }
-        if existing.temperature != wanted.temperature { throw DistillationError("\(path) was made at temperature \(existing.temperature), not \(wanted.temperature)\(hint)") }
+        if existing.temperature != wanted.temperature { throw DistillationError("\(path) was made at temperature \(existing.temperature ?? 0), not \(wanted.temperature ?? 0)\(hint)") }
         if existing != wanted { throw DistillationError("\(path) was made with other settings\(hint)") }
     }
 

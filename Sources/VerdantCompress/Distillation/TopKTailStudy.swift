@@ -28,6 +28,7 @@ public enum TopKTailStudy {
         let N = sequences * C
         var teacherLogits = [Float](repeating: 0, count: N * V)
         var shortLogits = [Float](repeating: 0, count: N * V)
+        var roundedLogits = [Float](repeating: 0, count: N * V)
         var targets = [Int](repeating: 0, count: N)
         let kv = teacher.makeCache(capacity: C)
         let workspace = Workspace(config: teacher.config)
@@ -43,6 +44,12 @@ public enum TopKTailStudy {
                     teacher.logits(workspace: workspace, firstRow: row, rows: rows, into: out.baseAddress! + (s * C + row) * V, pool: pool)
                     row += rows
                 }
+            }
+            // What a hidden-state cache gives back: logits of f16-rounded hidden states.
+            let H = teacher.hiddenSize
+            let rounded = (0..<(C * H)).map { f16ToFloat(floatToF16(workspace.hiddenStates[$0])) }
+            roundedLogits.withUnsafeMutableBufferPointer { out in
+                teacher.lmHead(rounded, rows: C, out.baseAddress! + s * C * V, pool: pool)
             }
             for p in 0..<C {
                 targets[s * C + p] = seq[p + 1]
@@ -74,6 +81,27 @@ public enum TopKTailStudy {
                     }
                 }
                 let gNorm = gFull.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                // The hidden-state cache: the full form on logits of f16 hidden states.
+                var gRounded = [Float](repeating: 0, count: N * V)
+                var klRoundedError = 0.0, klTotal = 0.0
+                try studentLogits.withUnsafeBufferPointer { s in
+                    try roundedLogits.withUnsafeBufferPointer { t in
+                        try gRounded.withUnsafeMutableBufferPointer { g in
+                            for r in 0..<N {
+                                let v = try loss.evaluate(student: s.baseAddress! + r * V, teacher: .logits(t.baseAddress! + r * V),
+                                                          targets: [targets[r]], rows: 1, vocab: V, gradient: g.baseAddress! + r * V)
+                                klRoundedError += abs(v.kl - klFull[r])
+                                klTotal += klFull[r]
+                            }
+                        }
+                    }
+                }
+                var roundedDiff = 0.0
+                for i in 0..<(N * V) { let d = Double(gRounded[i] - gFull[i]); roundedDiff += d * d }
+                results.append(TopKTailMeasurement(student: name, k: V, temperature: T, tail: "hidden-f16",
+                                                   klRelativeError: klTotal > 0 ? klRoundedError / klTotal : 0,
+                                                   gradientRelativeError: gNorm > 0 ? roundedDiff.squareRoot() / gNorm : 0,
+                                                   meanTailMass: 0))
                 for k in ks where k <= V {
                     var ids = [Int32](repeating: 0, count: N * k), probabilities = [Float](repeating: 0, count: N * k)
                     var tail = [Float](repeating: 0, count: N)
