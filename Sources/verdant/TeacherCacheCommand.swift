@@ -80,6 +80,9 @@ struct TeacherCacheCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(directory: teacherDir)
+        guard context <= loaded.config.maxPositions else {
+            throw CLIError("--context \(context) exceeds the teacher's \(loaded.config.maxPositions) positions")
+        }
         let pool = runtime.makePool()
         let tokenizerEOS = try loadTokenizer(directory: teacherDir).eosTokenId
         guard let eos = loaded.config.eosTokenIds.first ?? tokenizerEOS else {
