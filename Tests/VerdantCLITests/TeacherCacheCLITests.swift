@@ -41,7 +41,7 @@ import Testing
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("\"sequences\":2"))
         let second = try CLI.run(base + ["--tokens", "32", "--json"])
-        #expect(second.status == 0 && second.stdout.contains("\"resumedFrom\":2") && second.stdout.contains("\"sequences\":4"))
+        #expect(second.status == 0 && second.stdout.contains("\"resumed_from\":2") && second.stdout.contains("\"sequences\":4"))
         let other = try CLI.run(base + ["--temperature", "1"])
         #expect(other.status != 0 && other.stderr.contains("temperature"))
     }

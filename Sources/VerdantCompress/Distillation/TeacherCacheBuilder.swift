@@ -18,6 +18,12 @@ public struct TeacherCacheReport: Sendable, Encodable {
     /// Mean teacher probability mass outside the top k over this run's positions
     /// (nil for hidden states): how much of the soft labels the cache cannot hold.
     public var meanTailMass: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case path, sequences, tokens
+        case resumedFrom = "resumed_from", bytesPerToken = "bytes_per_token", fileBytes = "file_bytes"
+        case teacherSeconds = "teacher_seconds", tokensPerSecond = "tokens_per_s", meanTailMass = "mean_tail_mass"
+    }
 }
 
 /// What a teacher cache stores per position.

@@ -14,6 +14,11 @@ public struct TopKTailMeasurement: Sendable, Encodable {
     public var gradientRelativeError: Double
     /// Mean teacher probability mass outside the top k.
     public var meanTailMass: Double
+
+    enum CodingKeys: String, CodingKey {
+        case student, k, temperature, tail
+        case klRelativeError = "kl_relative_error", gradientRelativeError = "gradient_relative_error", meanTailMass = "mean_tail_mass"
+    }
 }
 
 /// Measures what caching only the top k costs: teacher logits of real positions,

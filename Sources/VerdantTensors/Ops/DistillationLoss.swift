@@ -66,7 +66,7 @@ public struct DistillationLossError: Error, CustomStringConvertible, Equatable {
 ///                         grad .069 .047 .033 .020        .034 .021 .013 .007          .20  .14  .10  .06
 ///   2   .78 .75 .70 .65   KL   .55  .52  .48  .44         .74  .68  .60  .51           4.8  4.2  3.6  3.1
 ///                         grad .095 .082 .071 .060        .100 .082 .068 .054          2.1  1.7  1.4  1.1
-///   10  .997 .995 .990 .982 KL .99  .99  .98  .96         1.07 1.04 1.00 .94           425  382  339  295
+///   10  >.98 (.997….982)  KL   .99  .99  .98  .96         1.07 1.04 1.00 .94           425  382  339  295
 ///                         grad .99  .98  .97  .96         1.46 1.44 1.40 1.35          185  131  92   65
 ///
 /// For a student at initialisation (uniform logits) student-shaped and uniform
@@ -74,8 +74,8 @@ public struct DistillationLossError: Error, CustomStringConvertible, Equatable {
 /// .082→.044 at T = 2, .95→.85 and .96→.89 at T = 10.
 ///
 /// Choice: `studentShaped` is the default. It is the exact KL between the (k + 1)-
-/// bucket coarsenings, so the loss is a true lower bound of the full KL with the
-/// smallest KL error in every cell; its gradient error is within 1.1× of uniform's
+/// bucket coarsenings, so the loss is a true lower bound of the full KL, with the
+/// smallest KL error in every cell but one (T = 10, k = 128: .96 vs .94); its gradient error is within 1.1× of uniform's
 /// at T = 2 and never above 1 (it only loses signal), whereas uniform's exceeds 1 at
 /// T = 10 (worse than no soft-label gradient: it pulls the student toward a flat
 /// tail the teacher does not have). Uniform's gradient is 2–3× closer at T = 1 with
@@ -85,7 +85,9 @@ public struct DistillationLossError: Error, CustomStringConvertible, Equatable {
 /// At Avatar's T = 10 no top-k (k ≤ 128) represents this teacher: 98–99.7% of its
 /// mass lies outside the top k and the gradient error is ≈ 1. For T > 2 use the
 /// hidden-state teacher cache (the teacher's f16 final hidden states, full logits
-/// recomputed by its output layer): HIDDEN.
+/// recomputed by its output layer): in the same measurement its KL error is
+/// ≤ 7·10⁻⁵ and its gradient error ≤ 2.3·10⁻⁴ at T = 1, 2 and 10, for 768 bytes
+/// per token against 260 for top-64.
 public struct DistillationLoss: Sendable, Equatable {
     public static let ignoreIndex = -100
 
