@@ -147,3 +147,38 @@ import VerdantTraining
         #expect(throws: DistillationError.self) { try TeacherCache(directory: dir) }
     }
 }
+
+@Suite struct TeacherSourceTests {
+    /// Distillation loss of the first sequence's rows 4..<12 against a teacher source.
+    func loss(_ source: TeacherSource, stream: TokenStream, student: [Float], vocab: Int) throws -> DistillationLossValue {
+        let tokens = stream.sequence(0)
+        try source.prepare(sequence: 0, tokens: tokens)
+        let targets = Array(tokens[5..<13])
+        let loss = try DistillationLoss(temperature: 2, alpha: 0.8)
+        return try source.withRows(first: 4, count: 8) { teacher in
+            try loss.evaluate(student: student, teacher: teacher, targets: targets, rows: 8, vocab: vocab, gradient: nil)
+        }
+    }
+
+    @Test func onlineAndCachedTeachersAgree() throws {
+        let s = try TeacherCacheTests.stream()
+        let teacher = try LoadedModel.load(directory: TeacherCacheTests.teacherDir).model
+        let pool = ThreadPool(threads: 2)
+        let V = teacher.vocabSize
+        let student = (0..<(8 * V)).map { Float(($0 * 7919) % 13) / 13 - 0.5 }
+        let online = try loss(try TeacherSource(online: teacher, context: 16, pool: pool), stream: s, student: student, vocab: V)
+        let fingerprint = try teacherFingerprint(directory: TeacherCacheTests.teacherDir)
+        let hiddenDir = try Fixtures.temporaryDirectory(), topDir = try Fixtures.temporaryDirectory()
+        _ = try TeacherCacheBuilder.build(directory: hiddenDir, teacher: teacher, teacherFingerprint: fingerprint, stream: s,
+                                          sequences: 1, content: .hiddenStates, pool: pool)
+        _ = try TeacherCacheBuilder.build(directory: topDir, teacher: teacher, teacherFingerprint: fingerprint, stream: s,
+                                          sequences: 1, content: .topK(V, temperature: 2), pool: pool)
+        let hidden = try loss(try TeacherSource(cache: try TeacherCache(directory: hiddenDir), teacher: teacher, pool: pool),
+                              stream: s, student: student, vocab: V)
+        let top = try loss(try TeacherSource(cache: try TeacherCache(directory: topDir), teacher: nil, pool: pool),
+                           stream: s, student: student, vocab: V)
+        #expect(abs(hidden.loss - online.loss) < 1e-3 * online.loss)
+        #expect(abs(top.loss - online.loss) < 1e-2 * online.loss)
+        #expect(throws: DistillationError.self) { try TeacherSource(cache: try TeacherCache(directory: hiddenDir), teacher: nil, pool: pool) }
+    }
+}
