@@ -178,12 +178,12 @@ public struct DistillationLoss: Sendable, Equatable {
                 let t = teacherLogits + r * V
                 let mt = maxF32(t, V)
                 let sumU = scaledExp(t, shift: mt, scale: invT, into: tq, V)
-                let logZU = log(sumU)
-                for j in 0..<V where tq[j] > 0 {
-                    let q = Double(tq[j]) / sumU
-                    kl += q * (Double((t[j] - mt) * invT) - logZU - logPS(j))
-                    tq[j] = Float(q)
-                }
+                // KL = Σ q (log q − log p_s) with both logs linear in the logits:
+                // (1/T)·Σ q (t − z) + (mz − mt)/T + log Z_s,T − log Z_t,T.
+                kl = weightedDifferenceSum(tq, t, z, V) / sumU * Double(invT)
+                    + Double(mz - mt) * Double(invT) + logZT - log(sumU)
+                let invSumU = Float(1 / sumU)
+                for j in 0..<V { tq[j] *= invSumU }
             case .topK(let ids, let probabilities, let tailMass, let k):
                 let ri = ids + r * k, rp = probabilities + r * k
                 let mT = Double(tailMass[r])
@@ -196,8 +196,7 @@ public struct DistillationLoss: Sendable, Equatable {
                 // The student's mass outside the named ids, summed directly (not
                 // 1 − Σ named, which cancels to rounding noise when the tail is small).
                 for i in 0..<k { sT[Int(ri[i])] = 0 }
-                var rest = 0.0
-                for j in 0..<V { rest += Double(sT[j]) }
+                let rest = sumF64(sT, V)
                 for i in 0..<k { sT[Int(ri[i])] = tq[i] }
                 let norm = tail == .renormalized && keptTeacher > 0 ? 1 / keptTeacher : 1
                 for i in 0..<k where rp[i] > 0 {
@@ -232,17 +231,34 @@ public struct DistillationLoss: Sendable, Equatable {
         let kC = (1 - A) * scale
         let inv1 = Float(1 / sum1), invSumT = Float(1 / sumT)
         let csF = Float(cs), uF = Float(u)
-        for j in 0..<V {
+        // g = kT·(cs·sT − u − q_full) + kC·e1/Z1, 16 lanes at a time; an unused term
+        // has a zero coefficient and its buffer is never read.
+        let full: Bool
+        if case .logits = teacher { full = A > 0 } else { full = false }
+        let a = SIMD16<Float>(repeating: A > 0 ? kT * csF : 0), b = SIMD16<Float>(repeating: A > 0 ? -kT * uF : 0)
+        let c = SIMD16<Float>(repeating: A < 1 ? kC * inv1 : 0), d = SIMD16<Float>(repeating: -kT)
+        var j = 0
+        while j + 16 <= V {
+            var v = b
+            if A > 0 { v = v.addingProduct(a, UnsafeRawPointer(sT + j).loadUnaligned(as: SIMD16<Float>.self)) }
+            if A < 1 { v = v.addingProduct(c, UnsafeRawPointer(e1 + j).loadUnaligned(as: SIMD16<Float>.self)) }
+            if full { v = v.addingProduct(d, UnsafeRawPointer(tq + j).loadUnaligned(as: SIMD16<Float>.self)) }
+            UnsafeMutableRawPointer(g + j).storeBytes(of: v, as: SIMD16<Float>.self)
+            j += 16
+        }
+        while j < V {
             var v: Float = 0
             if A > 0 { v = kT * (csF * sT[j] - uF) }
             if A < 1 { v += kC * e1[j] * inv1 }
+            if full { v -= kT * tq[j] }
             g[j] = v
+            j += 1
         }
         if A < 1 { g[target] -= kC }
         if A > 0 {
             switch teacher {
             case .logits:
-                for j in 0..<V { g[j] -= kT * tq[j] }
+                break
             case .topK(let ids, let probabilities, _, let k):
                 let ri = ids + r * k, rp = probabilities + r * k
                 var keptTeacher: Float = 0

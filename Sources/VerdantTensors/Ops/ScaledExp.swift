@@ -46,3 +46,38 @@ public func maxF32(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     while i < n { r = Swift.max(r, x[i]); i += 1 }
     return r
 }
+
+/// Σ x[i] in f64, SIMD within blocks of 256 values.
+@inline(__always)
+public func sumF64(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+    var total = 0.0
+    var acc = SIMD16<Float>()
+    var i = 0, inBlock = 0
+    while i + 16 <= n {
+        acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        i += 16
+        inBlock += 1
+        if inBlock == 16 { total += Double(horizontalSum(acc)); acc = SIMD16<Float>(); inBlock = 0 }
+    }
+    total += Double(horizontalSum(acc))
+    while i < n { total += Double(x[i]); i += 1 }
+    return total
+}
+
+/// Σ w[i]·(a[i] − b[i]) in f64, SIMD within blocks of 256 values.
+@inline(__always)
+public func weightedDifferenceSum(_ w: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
+    var total = 0.0
+    var acc = SIMD16<Float>()
+    var i = 0, inBlock = 0
+    while i + 16 <= n {
+        let d = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self) - UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
+        acc = acc.addingProduct(UnsafeRawPointer(w + i).loadUnaligned(as: SIMD16<Float>.self), d)
+        i += 16
+        inBlock += 1
+        if inBlock == 16 { total += Double(horizontalSum(acc)); acc = SIMD16<Float>(); inBlock = 0 }
+    }
+    total += Double(horizontalSum(acc))
+    while i < n { total += Double(w[i]) * Double(a[i] - b[i]); i += 1 }
+    return total
+}
