@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// out[i] = e^((x[i] − shift)·scale) for n values; returns Σ out[i] in f64 (the
+/// out[i] = e^((x[i] − shift)·scale) for n values, shift ≥ every x[i] (the row
+/// maximum) and scale > 0, so every exponent is ≤ 0; returns Σ out[i] in f64 (the
 /// softmax denominator, accumulated per 256 values so that 150k-wide rows keep
 /// their small terms).
 @inline(__always)
@@ -16,7 +17,7 @@ public func scaledExp(_ x: UnsafePointer<Float>, shift: Float, scale: Float,
     var i = 0
     var inBlock = 0
     while i + 16 <= n {
-        let e = vexp((UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - sv) * kv)
+        let e = expNonPositive((UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - sv) * kv)
         UnsafeMutableRawPointer(out + i).storeBytes(of: e, as: SIMD16<Float>.self)
         acc += e
         i += 16
@@ -31,6 +32,32 @@ public func scaledExp(_ x: UnsafePointer<Float>, shift: Float, scale: Float,
         i += 1
     }
     return total
+}
+
+/// e^x for x ≤ 0 (softmax terms after subtracting the maximum), `vexp` without its
+/// special-case lane fix-ups: Swift lowers `replace(with:where:)` on SIMD16 to a
+/// per-lane loop that cost 10× the polynomial here. Below −87.3 the result is
+/// e^−87.3 ≈ 1e−38 instead of 0, nothing next to the maximum's term of 1.
+@inline(__always)
+func expNonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let log2e = SIMD16<Float>(repeating: 1.44269504088896341)
+    let ln2Hi = SIMD16<Float>(repeating: 0.693359375)
+    let ln2Lo = SIMD16<Float>(repeating: -2.12194440e-4)
+    let clamped = pointwiseMax(x, SIMD16(repeating: -87.3))
+    let magic = SIMD16<Float>(repeating: 12582912)
+    let t = clamped * log2e + magic
+    let n = t - magic
+    var r = clamped.addingProduct(n, -ln2Hi)
+    r = r.addingProduct(n, -ln2Lo)
+    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = (p * r) * r + r + 1
+    let bits = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self) &+ 127) &<< 23
+    return p * unsafeBitCast(bits, to: SIMD16<Float>.self)
 }
 
 /// max over n ≥ 1 values.
