@@ -43,7 +43,11 @@ func expNonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let log2e = SIMD16<Float>(repeating: 1.44269504088896341)
     let ln2Hi = SIMD16<Float>(repeating: 0.693359375)
     let ln2Lo = SIMD16<Float>(repeating: -2.12194440e-4)
-    let clamped = pointwiseMax(x, SIMD16(repeating: -87.3))
+    // replace(where:) rather than pointwiseMax: the latter stays an out-of-line
+    // generic call here (a function call per 16 values).
+    let lower = SIMD16<Float>(repeating: -87.3)
+    var clamped = x
+    clamped.replace(with: lower, where: x .< lower)
     let magic = SIMD16<Float>(repeating: 12582912)
     let t = clamped * log2e + magic
     let n = t - magic
@@ -66,7 +70,8 @@ public func maxF32(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var m = SIMD16<Float>(repeating: -.infinity)
     var i = 0
     while i + 16 <= n {
-        m = pointwiseMax(m, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        m.replace(with: v, where: v .> m)
         i += 16
     }
     var r = horizontalMax(m)
