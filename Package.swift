@@ -34,6 +34,9 @@ let package = Package(
     targets: [
         // Tensors, numeric kernels, thread pool, CPU feature detection.
         .target(name: "VerdantTensors", swiftSettings: kernelFlags),
+        // liblzma, for training text shipped as .jsonl.xz (decompressed as a stream).
+        .systemLibrary(name: "CLZMA", pkgConfig: "liblzma",
+                       providers: [.apt(["liblzma-dev"]), .brew(["xz"])]),
         // Hugging Face tokenizer.json (byte-level BPE and friends).
         .target(name: "VerdantTokenizer", swiftSettings: kernelFlags),
         // Checkpoint formats (safetensors, config.json), architectures, generation.
@@ -44,12 +47,13 @@ let package = Package(
                 swiftSettings: kernelFlags),
         // Compression: quantization, pruning (and later distillation, search).
         .target(name: "VerdantCompress",
-                dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+                dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer",
+                               "VerdantTraining"],
                 swiftSettings: kernelFlags),
         // Training on CPU: optimizer, schedules, data streams, checkpoints (distillation,
         // fine-tuning and Group Lasso build on it).
         .target(name: "VerdantTraining",
-                dependencies: ["VerdantModels", "VerdantTensors", "VerdantTokenizer"],
+                dependencies: ["CLZMA", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                 swiftSettings: kernelFlags),
         .executableTarget(
             name: "verdant",
@@ -71,7 +75,8 @@ let package = Package(
         .testTarget(name: "VerdantModelsTests", dependencies: ["VerdantModels", "VerdantTensors", "VerdantEval"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantCompressTests",
-                    dependencies: ["VerdantCompress", "VerdantModels", "VerdantTensors", "VerdantEval", "VerdantTokenizer"],
+                    dependencies: ["VerdantCompress", "VerdantModels", "VerdantTensors", "VerdantEval", "VerdantTokenizer",
+                                   "VerdantTraining"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantEvalTests",
                     dependencies: ["VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],

@@ -1,0 +1,2 @@
+// liblzma (xz-utils): the .xz container reader for training data.
+#include <lzma.h>
