@@ -1,0 +1,103 @@
+import VerdantTensors
+
+/// A zeroed f32 heap buffer of fixed size.
+final class FloatBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    init(_ count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(1, count))
+        pointer.initialize(repeating: 0, count: max(1, count))
+    }
+    deinit { pointer.deallocate() }
+}
+
+/// What the training forward keeps for the backward, for a batch of `batch`
+/// sequences of `tokens` positions (N = batch·tokens rows), reused step after step.
+///
+/// Activation memory, per layer (floats): the block input x and the two normed
+/// inputs (3·N·H), post-RoPE q, k, v and the attention output (N·(2·qDim + 2·kvDim)),
+/// the attention logsumexp (N·heads), the residual after attention (N·H), and the
+/// MLP pre-activations (N·I, twice for gated MLPs). Attention probabilities are
+/// never stored (recomputed in the backward, O(T) per row), nor are the MLP's
+/// activation outputs (recomputed from the pre-activations). For
+/// pycoder-llama-19m (H 384, qDim 384, kvDim 128, I 1024, 8 layers) at N = 2048
+/// that is ≈ 2048·(5·384 + 2·384 + 2·128 + 6 + 2·1024)·4 B ≈ 41 MB per layer.
+/// Plus layer-independent scratch (gradients of one layer, one logits chunk of
+/// `lossChunkRows`·vocab).
+public final class TrainingTape: @unchecked Sendable {
+    public let batch: Int
+    public let tokens: Int
+    public var rows: Int { batch * tokens }
+    /// Rows of logits materialised at once by the chunked loss.
+    public let lossChunkRows: Int
+
+    // Saved per layer. layerInput has layers + 1 entries: the last is the final norm's input.
+    let layerInput: [FloatBuffer]     // [N, H]
+    let attentionNormed: [FloatBuffer] // [N, H]
+    let q: [FloatBuffer]              // [N, qDim] after RoPE
+    let k: [FloatBuffer]              // [N, kvDim] after RoPE
+    let v: [FloatBuffer]              // [N, kvDim]
+    let attention: [FloatBuffer]      // [N, qDim]
+    let lse: [FloatBuffer]            // [B, heads, T]
+    let middle: [FloatBuffer]         // [N, H] residual after attention
+    let mlpNormed: [FloatBuffer]      // [N, H]
+    let gate: [FloatBuffer]           // [N, I] pre-activation (plain MLP: up's output)
+    let up: [FloatBuffer]             // [N, I] gated MLPs only (else empty)
+    let hidden: FloatBuffer           // [N, H] final-normed
+
+    // Scratch.
+    let fused: FloatBuffer            // [N, qDim + 2·kvDim]
+    let dx: FloatBuffer               // [N, H] gradient of the residual stream
+    let dNormed: FloatBuffer          // [N, H]
+    let dTemp: FloatBuffer            // [N, H]
+    let dq: FloatBuffer               // [N, qDim]
+    let dk: FloatBuffer               // [N, kvDim]
+    let dv: FloatBuffer               // [N, kvDim]
+    let dAttention: FloatBuffer       // [N, qDim]
+    let activated: FloatBuffer        // [N, I]
+    let dh: FloatBuffer               // [N, I]
+    let dGate: FloatBuffer            // [N, I]
+    let logits: FloatBuffer           // [lossChunkRows, vocab]
+
+    public init(config c: ModelConfig, batch: Int, tokens: Int, lossChunkRows: Int? = nil) {
+        self.batch = batch
+        self.tokens = tokens
+        let N = batch * tokens, H = c.hiddenSize, I = c.intermediateSize, L = c.numLayers
+        let gated = c.family == .llama
+        // ~8 MB of logits per chunk by default (128 rows at a 16k vocabulary).
+        self.lossChunkRows = max(1, min(N, lossChunkRows ?? max(16, (2 << 20) / max(1, c.vocabSize))))
+        func many(_ n: Int, _ count: Int) -> [FloatBuffer] { (0..<n).map { _ in FloatBuffer(count) } }
+        layerInput = many(L + 1, N * H)
+        attentionNormed = many(L, N * H)
+        q = many(L, N * c.qDim)
+        k = many(L, N * c.kvDim)
+        v = many(L, N * c.kvDim)
+        attention = many(L, N * c.qDim)
+        lse = many(L, N * c.numHeads)
+        middle = many(L, N * H)
+        mlpNormed = many(L, N * H)
+        gate = many(L, N * I)
+        up = gated ? many(L, N * I) : []
+        hidden = FloatBuffer(N * H)
+        fused = FloatBuffer(c.family == .gpt2 ? N * (c.qDim + 2 * c.kvDim) : 0)
+        dx = FloatBuffer(N * H)
+        dNormed = FloatBuffer(N * H)
+        dTemp = FloatBuffer(N * H)
+        dq = FloatBuffer(N * c.qDim)
+        dk = FloatBuffer(N * c.kvDim)
+        dv = FloatBuffer(N * c.kvDim)
+        dAttention = FloatBuffer(N * c.qDim)
+        activated = FloatBuffer(N * I)
+        dh = FloatBuffer(N * I)
+        dGate = FloatBuffer(gated ? N * I : 0)
+        logits = FloatBuffer(self.lossChunkRows * c.vocabSize)
+    }
+
+    /// Bytes held (saved activations and scratch).
+    public var byteCount: Int {
+        let groups: [[FloatBuffer]] = [layerInput, attentionNormed, q, k, v, attention, lse, middle, mlpNormed, gate, up,
+                                       [hidden, fused, dx, dNormed, dTemp, dq, dk, dv, dAttention, activated, dh, dGate, logits]]
+        return groups.joined().reduce(0) { $0 + $1.count * 4 }
+    }
+}
