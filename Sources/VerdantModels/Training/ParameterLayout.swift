@@ -25,17 +25,17 @@ public enum ParameterLayout: Sendable, Equatable {
     }
 
     /// Model-layout shape of a checkpoint shape.
-    func modelShape(_ shape: [Int]) -> [Int] {
+    public func modelShape(_ shape: [Int]) -> [Int] {
         self == .conv1D ? [shape[1], shape[0]] : shape
     }
 
     /// checkpoint → model. src, dst: [count] (checkpoint shape `shape`).
-    func toModel(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, shape: [Int]) {
+    public func toModel(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, shape: [Int]) {
         convert(src, dst, shape: shape, inverse: false)
     }
 
     /// model → checkpoint (the same tensor, checkpoint shape `shape`).
-    func toCheckpoint(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, shape: [Int]) {
+    public func toCheckpoint(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, shape: [Int]) {
         convert(src, dst, shape: shape, inverse: true)
     }
 

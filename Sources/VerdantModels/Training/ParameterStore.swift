@@ -137,6 +137,15 @@ public final class ParameterStore: WeightSource, @unchecked Sendable {
         }
     }
 
+    /// Replaces the values of `name` from checkpoint layout (e.g. saved master weights).
+    public func setCheckpointValues(_ name: String, _ checkpointValues: [Float]) throws {
+        guard let p = parameter(name) else { throw ModelError.missingTensor(name) }
+        guard checkpointValues.count == p.count else {
+            throw ModelError.shapeMismatch(name, expected: p.shape, found: [checkpointValues.count])
+        }
+        checkpointValues.withUnsafeBufferPointer { p.layout.toModel($0.baseAddress!, values + p.offset, shape: p.shape) }
+    }
+
     /// Number of trainable scalars.
     public var trainableCount: Int { parameters.filter(\.trainable).reduce(0) { $0 + $1.count } }
 
