@@ -50,6 +50,9 @@ public final class Trainer {
 
     public var isFinished: Bool { step >= options.totalSteps }
 
+    /// Time per phase of the steps so far.
+    public var timings: TrainingTimings { tape.timings }
+
     /// Bytes of saved activations and scratch.
     public var activationBytes: Int { tape.byteCount }
 
@@ -70,9 +73,12 @@ public final class Trainer {
         }
         let meanLoss = sum / Double(counted)
         guard meanLoss.isFinite else { throw TrainingError.data("loss became \(meanLoss) at step \(step + 1); lower --lr") }
+        let t0 = ContinuousClock.now
         let norm = clipGradientNorm(store, maxNorm: o.clip, pool: pool)
         let lr = o.schedule.rate(step: step)
         optimizer.update(store: store, learningRate: lr, pool: pool)
+        let d = ContinuousClock.now - t0
+        timings.optimizer += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         step += 1
         tokensSeen += counted
         return StepReport(step: step, loss: meanLoss, learningRate: lr, gradientNorm: norm, tokens: counted)

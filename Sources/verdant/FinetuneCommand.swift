@@ -148,18 +148,23 @@ struct FinetuneCommand: ParsableCommand {
                           store.trainableCount, stream.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
         let start = Date()
         let startStep = trainer.step
+        var last = start
         while !trainer.isFinished {
             let r = try trainer.trainStep()
-            let elapsed = Date().timeIntervalSince(start)
+            let time = Date()
+            let elapsed = time.timeIntervalSince(start)
             let done = trainer.step - startStep
             let rate = Double(done * perStep) / max(elapsed, 1e-9)
             let left = elapsed / Double(done) * Double(steps - trainer.step)
-            printError(String(format: "step %d/%d  loss %.4f  lr %.3e  |g| %.3f  %.0f tokens/s  %@ left",
-                              r.step, steps, r.loss, r.learningRate, r.gradientNorm, rate, formatDuration(left)))
+            printError(String(format: "step %d/%d  loss %.4f  lr %.3e  |g| %.3f  %.0f tokens/s  (%.3f s this step)  %@ left",
+                              r.step, steps, r.loss, r.learningRate, r.gradientNorm, rate, time.timeIntervalSince(last),
+                              formatDuration(left)))
+            last = time
             if saveEvery > 0 && trainer.step % saveEvery == 0 && !trainer.isFinished {
                 try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
             }
         }
+        printError("time per phase: " + trainer.timings.summary)
         try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
         try writer.write(config: try ModelDirectoryWriter.readConfigObject(directory: modelDir),
                          weights: try TrainingCheckpoint.modelWriter(store, dtype: outputDType), copyFrom: modelDir)

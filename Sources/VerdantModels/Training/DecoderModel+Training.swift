@@ -49,9 +49,15 @@ extension DecoderModel {
         let V = vocabSize
         for t in b.inputs where t < 0 || Int(t) >= embedding.rows { throw ModelError.tokenOutOfRange(Int(t), vocab: embedding.rows) }
         for t in b.targets where t != ignoredTarget && (t < 0 || Int(t) >= V) { throw ModelError.tokenOutOfRange(Int(t), vocab: V) }
+        let t0 = now()
         trainingForward(b, tape: tape, store: store, pool: pool)
+        let t1 = now()
         let total = lossAndHeadBackward(b, loss: loss, scale: scale, tape: tape, store: store, pool: pool)
+        let t2 = now()
         trainingBackward(b, tape: tape, store: store, pool: pool)
+        tape.timings.forward += t1 - t0
+        tape.timings.lossAndHead += t2 - t1
+        tape.timings.backward += now() - t2
         return total
     }
 
@@ -99,9 +105,11 @@ extension DecoderModel {
                 }
             }
             let att = tape.attention[l].pointer
+            let ta = now()
             causalAttentionTrainingForward(q: q, qStride: qDim, k: k, kStride: kvDim, v: v, vStride: kvDim,
                                            batch: b.batch, tokens: T, shape: attentionShape,
                                            out: att, outStride: qDim, lse: tape.lse[l].pointer, pool: pool)
+            tape.timings.attentionForward += now() - ta
             // middle = x + o_proj(att)
             let mid = tape.middle[l].pointer
             layer.output.trainingForward(att, rows: N, mid, store: store, pool: pool)
@@ -191,11 +199,13 @@ extension DecoderModel {
             let q = tape.q[l].pointer, k = tape.k[l].pointer, v = tape.v[l].pointer, att = tape.attention[l].pointer
             let dAtt = tape.dAttention.pointer, dq = tape.dq.pointer, dk = tape.dk.pointer, dv = tape.dv.pointer
             layer.output.trainingBackward(x: att, dy: dx, rows: N, dx: dAtt, accumulateDX: false, store: store, pool: pool)
+            let ta = now()
             causalAttentionTrainingBackward(q: q, qStride: qDim, k: k, kStride: kvDim, v: v, vStride: kvDim,
                                             out: att, outStride: qDim, lse: tape.lse[l].pointer,
                                             dOut: dAtt, dOutStride: qDim, dq: dq, dqStride: qDim,
                                             dk: dk, dkStride: kvDim, dv: dv, dvStride: kvDim,
                                             batch: b.batch, tokens: T, shape: attentionShape, pool: pool)
+            tape.timings.attentionBackward += now() - ta
             if let rope {
                 for r in 0..<N {
                     rope.applyInverse(dq + r * qDim, heads: config.numHeads, headStride: config.headDim, position: r % T)

@@ -31,6 +31,8 @@ public final class TrainingTape: @unchecked Sendable {
     public var rows: Int { batch * tokens }
     /// Rows of logits materialised at once by the chunked loss.
     public let lossChunkRows: Int
+    /// Where the steps run with this tape spent their time.
+    public let timings = TrainingTimings()
 
     // Saved per layer. layerInput has layers + 1 entries: the last is the final norm's input.
     let layerInput: [FloatBuffer]     // [N, H]
