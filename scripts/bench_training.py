@@ -87,11 +87,12 @@ def bench_torch(model_dir: Path, args) -> dict:
 
 
 def bench_verdant(model_dir: Path, args) -> dict:
-    if not VERDANT.exists():
-        sys.exit(f"{VERDANT} not found: swift build -c release --product verdant")
+    verdant = args.verdant or VERDANT
+    if not verdant.exists():
+        sys.exit(f"{verdant} not found: swift build -c release --product verdant")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        cmd = [str(VERDANT), "finetune", str(model_dir), "--data", str(DATA), "--out", str(out), "--full",
+        cmd = [str(verdant), "finetune", str(model_dir), "--data", str(DATA), "--out", str(out), "--full",
                "--context", str(args.context), "--batch-tokens", str(args.batch_tokens),
                "--tokens", str(args.batch_tokens * (args.steps + 1)), "--lr", str(args.lr), "--warmup", "0",
                "--schedule", "constant", "--weight-decay", "0.01", "--clip", "1.0", "--save-every", "0",
@@ -122,6 +123,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--skip-torch", action="store_true")
+    p.add_argument("--verdant", type=Path, help="verdant binary (default .build/release/verdant)")
     args = p.parse_args()
     before = load()
     log(f"load before: {before}")
