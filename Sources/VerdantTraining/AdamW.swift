@@ -70,8 +70,10 @@ public final class AdamW: @unchecked Sendable {
         return out
     }
 
-    /// One update with learning rate `lr` from the store's gradients.
-    public func update(store: ParameterStore, learningRate lr: Float, pool: ThreadPool) {
+    /// One update with learning rate `lr` from the store's gradients, each first
+    /// multiplied by `gradientScale` (the clipping factor: folded in here so that
+    /// clipping costs no extra pass over the gradients).
+    public func update(store: ParameterStore, learningRate lr: Float, gradientScale: Float = 1, pool: ThreadPool) {
         step += 1
         let s = settings
         let bc1 = 1 - Double(s.beta1).pow(step), bc2 = 1 - Double(s.beta2).pow(step)
@@ -82,13 +84,30 @@ public final class AdamW: @unchecked Sendable {
         let b1 = s.beta1, b2 = s.beta2, eps = s.epsilon
         pool.run(work.count) { c in
             let (offset, n, decayed) = work[c]
-            for i in offset..<(offset + n) {
-                let gi = g[i]
+            let k = decayed ? shrink : 1
+            // SIMD16 body, scalar tail: the same formula lane by lane (so results do
+            // not depend on where a chunk starts).
+            typealias V = SIMD16<Float>
+            var i = offset
+            let end = offset + n
+            while i + 16 <= end {
+                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self) * gradientScale
+                let mi = b1 * UnsafeRawPointer(m + i).loadUnaligned(as: V.self) + (1 - b1) * gi
+                let vi = b2 * UnsafeRawPointer(v + i).loadUnaligned(as: V.self) + (1 - b2) * gi * gi
+                var pi = UnsafeRawPointer(p + i).loadUnaligned(as: V.self) * k
+                // As torch.optim.AdamW: p −= lr/bc1 · m / (√v/√bc2 + eps).
+                pi -= stepSize * mi / (vi.squareRoot() / sqrtBC2 + eps)
+                UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: V.self)
+                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
+                UnsafeMutableRawPointer(p + i).storeBytes(of: pi, as: V.self)
+                i += 16
+            }
+            while i < end {
+                let gi = g[i] * gradientScale
                 m[i] = b1 * m[i] + (1 - b1) * gi
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                if decayed { p[i] *= shrink }
-                // As torch.optim.AdamW: p −= lr/bc1 · m / (√v/√bc2 + eps).
-                p[i] -= stepSize * m[i] / (v[i].squareRoot() / sqrtBC2 + eps)
+                p[i] = p[i] * k - stepSize * m[i] / (v[i].squareRoot() / sqrtBC2 + eps)
+                i += 1
             }
         }
     }

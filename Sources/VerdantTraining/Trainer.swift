@@ -74,9 +74,10 @@ public final class Trainer {
         let meanLoss = sum / Double(counted)
         guard meanLoss.isFinite else { throw TrainingError.data("loss became \(meanLoss) at step \(step + 1); lower --lr") }
         let t0 = ContinuousClock.now
-        let norm = clipGradientNorm(store, maxNorm: o.clip, pool: pool)
+        let norm = gradientNorm(store, pool: pool)
         let lr = o.schedule.rate(step: step)
-        optimizer.update(store: store, learningRate: lr, pool: pool)
+        // Clipping is folded into the update (one pass over the gradients, not two).
+        optimizer.update(store: store, learningRate: lr, gradientScale: clippingFactor(norm: norm, maxNorm: o.clip), pool: pool)
         let d = ContinuousClock.now - t0
         timings.optimizer += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         step += 1

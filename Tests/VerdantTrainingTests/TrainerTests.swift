@@ -97,6 +97,31 @@ func values(_ t: Trainer) -> [Float] { Array(UnsafeBufferPointer(start: t.store.
         #expect(abs(gradientNorm(t.store, pool: t.pool) - 2) < 1e-4)
     }
 
+    /// The model built from a store computes with the store's memory (no copy),
+    /// and runs inference exactly like the model loaded from the checkpoint.
+    @Test(arguments: ["llama", "gpt2", "bigcode-mha"])
+    func modelMatricesPointIntoTheStore(_ fixture: String) throws {
+        let dir = TrainingFixtures.root.appendingPathComponent(fixture).path
+        let store = try ParameterStore(directory: dir)
+        let model = try store.model()
+        #expect(UnsafeRawPointer(store.value(model.embeddingName)!) == model.embedding.data)
+        for layer in model.layers {
+            #expect(UnsafeRawPointer(store.value(layer.output.name)!) == layer.output.weight.data)
+        }
+        let reference = try LoadedModel.load(directory: dir).model
+        let pool = ThreadPool(threads: 2)
+        var logits: [[Float]] = []
+        for m in [model, reference] {
+            let ws = Workspace(config: m.config)
+            try m.forward([1, 5, 9, 2, 7], cache: m.makeCache(capacity: 8), workspace: ws, pool: pool)
+            var out = [Float](repeating: 0, count: 5 * m.vocabSize)
+            m.logits(workspace: ws, firstRow: 0, rows: 5, into: &out, pool: pool)
+            logits.append(out)
+        }
+        let worst = zip(logits[0], logits[1]).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst < 1e-4, "\(fixture): store-built model differs from the checkpoint by \(worst)")
+    }
+
     @Test func packedStreamRestoresItsPosition() throws {
         let s = try PackedTokenStream(tokens: (0..<100).map(Int32.init), length: 10, seed: 1)
         _ = try s.next(sequences: 13, length: 10)
