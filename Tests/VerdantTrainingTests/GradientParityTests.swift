@@ -67,3 +67,36 @@ func gradientsMatchPyTorch(_ name: String) throws {
     }
     print("\(name): loss \(loss) (PyTorch \(expectedLoss)), worst relative gradient error \(worst)")
 }
+
+/// Frozen tensors get no gradient work, and the trainable ones below them still
+/// receive exactly the full run's gradients (dX flows through frozen layers): what
+/// LoRA adapters on a frozen base need.
+@Test(arguments: ["llama", "gpt2"])
+func frozenTensorsStillPropagate(_ name: String) throws {
+    let dir = TrainingFixtures.root.appendingPathComponent(name)
+    let batch = try TrainingFixtures.batch(try TrainingFixtures.reference(name))
+    func run(freezing: Bool) throws -> ParameterStore {
+        let store = try ParameterStore(directory: dir.path)
+        let model = try store.model()
+        // Keep the first layer's attention input norm and the embedding trainable: everything
+        // above (all linears, the head, later norms) is frozen.
+        let keep = store.parameters.map(\.name).filter {
+            $0.contains("embed_tokens") || $0.hasSuffix("wte.weight") || $0.contains("layers.0.input_layernorm") || $0.contains("h.0.ln_1")
+        }
+        if freezing { for p in store.parameters where !keep.contains(p.name) { store.setTrainable(p.name, false) } }
+        store.zeroGradients()
+        let tape = TrainingTape(config: store.config, batch: batch.batch, tokens: batch.tokens)
+        _ = try model.accumulateGradients(batch, loss: CrossEntropyLoss(), scale: 1, tape: tape, store: store,
+                                          pool: ThreadPool(threads: 2))
+        return store
+    }
+    let full = try run(freezing: false), frozen = try run(freezing: true)
+    for p in frozen.parameters {
+        let g = try #require(frozen.checkpointGradient(p.name)), f = try #require(full.checkpointGradient(p.name))
+        if p.trainable {
+            #expect(g == f, "\(name): \(p.name) differs when the layers above are frozen")
+        } else {
+            #expect(g.allSatisfy { $0 == 0 }, "\(name): frozen \(p.name) got a gradient")
+        }
+    }
+}
