@@ -65,6 +65,14 @@ func values(_ t: Trainer) -> [Float] { Array(UnsafeBufferPointer(start: t.store.
         #expect(values(a) == values(b))
     }
 
+    /// Every reduction uses partitions fixed independently of the thread count
+    /// (and `sgemm` computes each output element in one task), so 1 and 3 threads agree bit for bit.
+    @Test func threadCountDoesNotChangeTheResult() throws {
+        let a = try makeTrainer("gpt2", threads: 1), b = try makeTrainer("gpt2", threads: 3)
+        for _ in 0..<2 { _ = try a.trainStep(); _ = try b.trainStep() }
+        #expect(values(a) == values(b))
+    }
+
     /// One AdamW update against the formula, in f64: decay only on ≥ 2-D tensors.
     @Test func adamWMatchesTheFormula() throws {
         let t = try makeTrainer("llama")

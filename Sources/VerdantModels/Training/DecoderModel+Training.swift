@@ -72,12 +72,11 @@ extension DecoderModel {
         let qDim = config.qDim, kvDim = config.kvDim
         // x: [N, H] embeddings (+ learned positions)
         let x0 = tape.layerInput[0].pointer
-        for r in 0..<N {
-            embedding.copyRow(Int(b.inputs[r]), into: x0 + r * H)
-            if let pe = positionEmbedding {
-                let t = r % T
-                for i in 0..<H { x0[r * H + i] += pe.element(t, i) }
-            }
+        for r in 0..<N { embedding.copyRow(Int(b.inputs[r]), into: x0 + r * H) }
+        if let pe = positionEmbedding {
+            // Position t's row (f32, in the store) added to every sequence's row t.
+            let rows = pe.data.assumingMemoryBound(to: Float.self)
+            for r in 0..<N { addInPlace(x0 + r * H, rows + (r % T) * H, H) }
         }
         for (l, layer) in layers.enumerated() {
             let x = tape.layerInput[l].pointer, xn = tape.attentionNormed[l].pointer
