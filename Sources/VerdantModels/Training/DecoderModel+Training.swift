@@ -79,7 +79,7 @@ extension DecoderModel {
             for r in 0..<N { addInPlace(x0 + r * H, rows + (r % T) * H, H) }
         }
         for (l, layer) in layers.enumerated() {
-            let x = tape.layerInput[l].pointer, xn = tape.attentionNormed[l].pointer
+            let x = tape.layerInput[l].pointer, xn = tape.normed.pointer
             let q = tape.q[l].pointer, k = tape.k[l].pointer, v = tape.v[l].pointer
             layer.attentionNorm.trainingForward(x, xn, rows: N, store: store)
             switch layer.attention {
@@ -114,7 +114,7 @@ extension DecoderModel {
             layer.output.trainingForward(att, rows: N, mid, store: store, pool: pool)
             addInPlace(mid, x, N * H)
 
-            let xn2 = tape.mlpNormed[l].pointer, next = tape.layerInput[l + 1].pointer
+            let xn2 = tape.normed.pointer, next = tape.layerInput[l + 1].pointer
             layer.mlpNorm.trainingForward(mid, xn2, rows: N, store: store)
             let h = tape.activated.pointer
             switch layer.mlp {
@@ -174,7 +174,9 @@ extension DecoderModel {
         finalNorm.trainingBackward(x: tape.layerInput[layers.count].pointer, dy: dn, dx: dx, rows: N, store: store, pool: pool)
         for (l, layer) in layers.enumerated().reversed() {
             // MLP: dx is the gradient of the block output = of the MLP output.
-            let xn2 = tape.mlpNormed[l].pointer, h = tape.activated.pointer, dh = tape.dh.pointer
+            // Recompute the MLP's normed input (not kept on the tape).
+            let xn2 = tape.normed.pointer, h = tape.activated.pointer, dh = tape.dh.pointer
+            layer.mlpNorm.trainingForward(tape.middle[l].pointer, xn2, rows: N, store: store)
             switch layer.mlp {
             case .gated(let gate, let up, let down):
                 let g = tape.gate[l].pointer, u = tape.up[l].pointer, dg = tape.dGate.pointer
@@ -211,7 +213,8 @@ extension DecoderModel {
                     rope.applyInverse(dk + r * kvDim, heads: config.numKVHeads, headStride: config.headDim, position: r % T)
                 }
             }
-            let xn = tape.attentionNormed[l].pointer
+            let xn = tape.normed.pointer
+            layer.attentionNorm.trainingForward(tape.layerInput[l].pointer, xn, rows: N, store: store)
             switch layer.attention {
             case .separate(let wq, let wk, let wv):
                 wq.trainingBackward(x: xn, dy: dq, rows: N, dx: dn, accumulateDX: false, store: store, pool: pool)

@@ -15,16 +15,17 @@ final class FloatBuffer: @unchecked Sendable {
 /// What the training forward keeps for the backward, for a batch of `batch`
 /// sequences of `tokens` positions (N = batch·tokens rows), reused step after step.
 ///
-/// Activation memory, per layer (floats): the block input x and the two normed
-/// inputs (3·N·H), post-RoPE q, k, v and the attention output (N·(2·qDim + 2·kvDim)),
-/// the attention logsumexp (N·heads), the residual after attention (N·H), and the
-/// MLP pre-activations (N·I, twice for gated MLPs). Attention probabilities are
-/// never stored (recomputed in the backward, O(T) per row), nor are the MLP's
-/// activation outputs (recomputed from the pre-activations). For
-/// pycoder-llama-19m (H 384, qDim 384, kvDim 128, I 1024, 8 layers) at N = 2048
-/// that is ≈ 2048·(5·384 + 2·384 + 2·128 + 6 + 2·1024)·4 B ≈ 41 MB per layer.
-/// Plus layer-independent scratch (gradients of one layer, one logits chunk of
-/// `lossChunkRows`·vocab).
+/// Activation memory, per layer (floats): the block input x and the residual
+/// after attention (2·N·H), post-RoPE q, k, v and the attention output
+/// (N·(2·qDim + 2·kvDim)), the attention logsumexp (N·heads), and the MLP
+/// pre-activations (N·I, twice for gated MLPs). Recomputed instead of stored,
+/// because recomputing is cheap next to the matmuls that use them: the normed
+/// block inputs (one pass over N·H), the attention probabilities (flash-attention
+/// style, O(T) per row, never O(T²) memory) and the MLP activation outputs. For
+/// pycoder-llama-19m (H 384, qDim 384, kvDim 128, 6 heads, I 1024, 8 layers) at
+/// N = 2048 that is 2048·(768 + 1024 + 6 + 2048)·4 B ≈ 31.5 MB per layer, 252 MB
+/// in all, plus layer-independent scratch (one layer's gradients, one logits
+/// chunk of `lossChunkRows`·vocab).
 public final class TrainingTape: @unchecked Sendable {
     public let batch: Int
     public let tokens: Int
@@ -36,19 +37,18 @@ public final class TrainingTape: @unchecked Sendable {
 
     // Saved per layer. layerInput has layers + 1 entries: the last is the final norm's input.
     let layerInput: [FloatBuffer]     // [N, H]
-    let attentionNormed: [FloatBuffer] // [N, H]
     let q: [FloatBuffer]              // [N, qDim] after RoPE
     let k: [FloatBuffer]              // [N, kvDim] after RoPE
     let v: [FloatBuffer]              // [N, kvDim]
     let attention: [FloatBuffer]      // [N, qDim]
     let lse: [FloatBuffer]            // [B, heads, T]
     let middle: [FloatBuffer]         // [N, H] residual after attention
-    let mlpNormed: [FloatBuffer]      // [N, H]
     let gate: [FloatBuffer]           // [N, I] pre-activation (plain MLP: up's output)
     let up: [FloatBuffer]             // [N, I] gated MLPs only (else empty)
     let hidden: FloatBuffer           // [N, H] final-normed
 
     // Scratch.
+    let normed: FloatBuffer           // [N, H] a norm's output (recomputed in the backward)
     let fused: FloatBuffer            // [N, qDim + 2·kvDim]
     let dx: FloatBuffer               // [N, H] gradient of the residual stream
     let dNormed: FloatBuffer          // [N, H]
@@ -71,14 +71,13 @@ public final class TrainingTape: @unchecked Sendable {
         self.lossChunkRows = max(1, min(N, lossChunkRows ?? max(16, (2 << 20) / max(1, c.vocabSize))))
         func many(_ n: Int, _ count: Int) -> [FloatBuffer] { (0..<n).map { _ in FloatBuffer(count) } }
         layerInput = many(L + 1, N * H)
-        attentionNormed = many(L, N * H)
         q = many(L, N * c.qDim)
         k = many(L, N * c.kvDim)
         v = many(L, N * c.kvDim)
         attention = many(L, N * c.qDim)
         lse = many(L, N * c.numHeads)
         middle = many(L, N * H)
-        mlpNormed = many(L, N * H)
+        normed = FloatBuffer(N * H)
         gate = many(L, N * I)
         up = gated ? many(L, N * I) : []
         hidden = FloatBuffer(N * H)
@@ -98,8 +97,8 @@ public final class TrainingTape: @unchecked Sendable {
 
     /// Bytes held (saved activations and scratch).
     public var byteCount: Int {
-        let groups: [[FloatBuffer]] = [layerInput, attentionNormed, q, k, v, attention, lse, middle, mlpNormed, gate, up,
-                                       [hidden, fused, dx, dNormed, dTemp, dq, dk, dv, dAttention, activated, dh, dGate, logits]]
+        let groups: [[FloatBuffer]] = [layerInput, q, k, v, attention, lse, middle, gate, up,
+                                       [hidden, normed, fused, dx, dNormed, dTemp, dq, dk, dv, dAttention, activated, dh, dGate, logits]]
         return groups.joined().reduce(0) { $0 + $1.count * 4 }
     }
 }
