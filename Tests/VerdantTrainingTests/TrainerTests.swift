@@ -6,14 +6,15 @@ import VerdantTensors
 
 /// A fixture model (llama, gpt2 with Conv1D layout, bigcode-mha with regrouped qkv)
 /// trained on a random token stream.
-func makeTrainer(_ fixture: String, threads: Int = 2, steps: Int = 4, tokenCount: Int = 600) throws -> Trainer {
+func makeTrainer(_ fixture: String, threads: Int = 2, steps: Int = 4, tokenCount: Int = 600,
+                 sequences: Int = 3, accumulate: Int = 2) throws -> Trainer {
     let dir = TrainingFixtures.root.appendingPathComponent(fixture).path
     let store = try ParameterStore(directory: dir)
     var rng = RandomSource(seed: 3)
     let tokens = (0..<tokenCount).map { _ in Int32(rng.next() % UInt64(store.config.vocabSize)) }
     let data = try PackedTokenStream(tokens: tokens, length: 9, seed: 5)
     let options = try TrainingOptions(
-        context: 8, sequences: 3, accumulate: 2,
+        context: 8, sequences: sequences, accumulate: accumulate,
         schedule: try LearningRateSchedule(peak: 1e-2, warmupSteps: 1, totalSteps: steps, decay: .cosine),
         adamW: try AdamWSettings(weightDecay: 0.1), clip: 0.5, seed: 11, saveEvery: 2)
     return try Trainer(store: store, options: options, data: data, pool: ThreadPool(threads: threads))
@@ -63,6 +64,19 @@ func values(_ t: Trainer) -> [Float] { Array(UnsafeBufferPointer(start: t.store.
         let a = try makeTrainer("qwen2"), b = try makeTrainer("qwen2")
         for _ in 0..<2 { _ = try a.trainStep(); _ = try b.trainStep() }
         #expect(values(a) == values(b))
+    }
+
+    /// 3 micro-batches of 2 sequences accumulate to the gradient of one batch of 6
+    /// (the mean over all the step's targets), up to f32 summation order.
+    @Test func accumulationEqualsTheBigBatch() throws {
+        let a = try makeTrainer("llama", sequences: 2, accumulate: 3), b = try makeTrainer("llama", sequences: 6, accumulate: 1)
+        let ra = try a.trainStep(), rb = try b.trainStep()
+        #expect(abs(ra.loss - rb.loss) < 1e-6 * rb.loss)
+        let ga = UnsafeBufferPointer(start: a.store.gradients, count: a.store.totalCount)
+        let gb = UnsafeBufferPointer(start: b.store.gradients, count: b.store.totalCount)
+        let largest = gb.map { abs($0) }.max() ?? 0
+        let worst = zip(ga, gb).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst <= 1e-5 * largest, "accumulated gradient differs by \(worst) (largest \(largest))")
     }
 
     /// Every reduction uses partitions fixed independently of the thread count
