@@ -83,7 +83,7 @@ let package = Package(
                     swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTrainingTests",
                     dependencies: ["VerdantTraining", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
-                    swiftSettings: cpuFlags),
+                    resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         // Runs the built `verdant` binary: exit codes and messages on bad input.
         .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),
     ],

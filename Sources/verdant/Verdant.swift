@@ -21,6 +21,7 @@ struct Verdant: AsyncParsableCommand {
             CompareCommand.self,
             PruneCommand.self,
             TeacherCacheCommand.self,
+            FinetuneCommand.self,
         ]
     )
 }

@@ -39,10 +39,16 @@ public final class DecoderModel: @unchecked Sendable {
     public let lmHead: Linear
     let rope: RoPETable?
     let activation: ActivationKind
+    /// Checkpoint names of the embeddings (training accumulates their gradients by name).
+    public let embeddingName: String
+    public let positionEmbeddingName: String?
 
     init(config: ModelConfig, embedding: WeightMatrix, positionEmbedding: WeightMatrix?,
-         layers: [DecoderLayer], finalNorm: Norm, lmHead: Linear) {
+         layers: [DecoderLayer], finalNorm: Norm, lmHead: Linear,
+         embeddingName: String = "", positionEmbeddingName: String? = nil) {
         self.config = config
+        self.embeddingName = embeddingName
+        self.positionEmbeddingName = positionEmbeddingName
         self.embedding = embedding
         self.positionEmbedding = positionEmbedding
         self.layers = layers

@@ -32,6 +32,7 @@ extension DecoderModel {
         var c = config
         c.numLayers = indices.count
         return DecoderModel(config: c, embedding: embedding, positionEmbedding: positionEmbedding,
-                            layers: indices.map { layers[$0] }, finalNorm: finalNorm, lmHead: lmHead)
+                            layers: indices.map { layers[$0] }, finalNorm: finalNorm, lmHead: lmHead,
+                            embeddingName: embeddingName, positionEmbeddingName: positionEmbeddingName)
     }
 }

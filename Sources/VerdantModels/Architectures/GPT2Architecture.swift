@@ -23,7 +23,7 @@ enum GPT2Architecture {
         }
         func norm(_ name: String) throws -> Norm {
             Norm(kind: .layer, weight: try w.vector(name + ".weight", count: H),
-                 bias: try w.vector(name + ".bias", count: H), eps: c.normEps)
+                 bias: try w.vector(name + ".bias", count: H), eps: c.normEps, name: name + ".weight")
         }
 
         let embedding = try w.matrix(prefix + "wte.weight", rows: c.vocabSize, cols: H)
@@ -32,7 +32,7 @@ enum GPT2Architecture {
         for i in 0..<c.numLayers {
             let p = prefix + "h.\(i)."
             var qkv = try linear(p + "attn.c_attn", out: c.qDim + 2 * c.kvDim, in: H)
-            if c.modelType == "gpt_bigcode" && c.numKVHeads == c.numHeads {
+            if c.modelType == "gpt_bigcode" && c.numKVHeads == c.numHeads && !w.isPreRegrouped(p + "attn.c_attn.weight") {
                 qkv = regroupInterleavedQKV(qkv, heads: c.numHeads, headDim: c.headDim)
             }
             layers.append(DecoderLayer(
@@ -50,18 +50,25 @@ enum GPT2Architecture {
             head = Linear(weight: try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H), name: "lm_head.weight")
         }
         return DecoderModel(config: c, embedding: embedding, positionEmbedding: positions, layers: layers,
-                            finalNorm: try norm(prefix + "ln_f"), lmHead: head)
+                            finalNorm: try norm(prefix + "ln_f"), lmHead: head,
+                            embeddingName: prefix + "wte.weight", positionEmbeddingName: prefix + "wpe.weight")
     }
 
     /// GPT-BigCode without multi-query lays c_attn's outputs out per head as
     /// [q_h, k_h, v_h]; reorder rows to q(all heads) | k | v like the MQA layout.
     static func regroupInterleavedQKV(_ l: Linear, heads: Int, headDim d: Int) -> Linear {
+        let order = interleavedQKVOrder(heads: heads, headDim: d)
+        return Linear(weight: l.weight.permutingRows(order), bias: l.bias.map { b in order.map { b[$0] } }, name: l.name)
+    }
+
+    /// Model row i of the fused qkv projection is checkpoint row order[i].
+    static func interleavedQKVOrder(heads: Int, headDim d: Int) -> [Int] {
         var order: [Int] = []
         for part in 0..<3 {
             for h in 0..<heads {
                 for j in 0..<d { order.append(h * 3 * d + part * d + j) }
             }
         }
-        return Linear(weight: l.weight.permutingRows(order), bias: l.bias.map { b in order.map { b[$0] } }, name: l.name)
+        return order
     }
 }

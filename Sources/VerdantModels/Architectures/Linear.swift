@@ -11,6 +11,9 @@ public struct Linear: Sendable {
     /// how observers, quantization recipes and pruning reports refer to this layer.
     public var name: String
 
+    /// Checkpoint name of the bias (the weight's name ending in ".bias").
+    public var biasName: String { checkpointBiasName(name) }
+
     public init(weight: WeightMatrix, bias: [Float]? = nil, name: String = "") {
         self.weight = weight
         self.bias = bias
@@ -31,6 +34,11 @@ public struct Linear: Sendable {
     }
 }
 
+/// "x.weight" → "x.bias".
+func checkpointBiasName(_ weightName: String) -> String {
+    weightName.hasSuffix(".weight") ? String(weightName.dropLast(7)) + ".bias" : weightName + ".bias"
+}
+
 /// RMSNorm or LayerNorm with its parameters.
 public struct Norm: Sendable {
     public enum Kind: Sendable { case rms, layer }
@@ -40,6 +48,10 @@ public struct Norm: Sendable {
     /// [n], LayerNorm only
     public var bias: [Float]?
     public var eps: Float
+    /// Checkpoint name of the weight ("model.norm.weight"); the bias, if any, is
+    /// the same name ending in ".bias". Training reads the current values from the
+    /// parameter store under these names (the arrays above are a snapshot).
+    public var name: String = ""
 
     /// x, y: [rows, n] (may alias)
     public func callAsFunction(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int) {

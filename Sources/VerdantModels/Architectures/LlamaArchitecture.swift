@@ -6,7 +6,7 @@ enum LlamaArchitecture {
         let H = c.hiddenSize
         let embedding = try w.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: H)
         let norm = { (name: String) throws -> Norm in
-            Norm(kind: .rms, weight: try w.vector(name, count: H), bias: nil, eps: c.normEps)
+            Norm(kind: .rms, weight: try w.vector(name, count: H), bias: nil, eps: c.normEps, name: name)
         }
         var layers: [DecoderLayer] = []
         for i in 0..<c.numLayers {
@@ -34,6 +34,7 @@ enum LlamaArchitecture {
             head = Linear(weight: try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H), name: "lm_head.weight")
         }
         return DecoderModel(config: c, embedding: embedding, positionEmbedding: nil, layers: layers,
-                            finalNorm: try norm("model.norm.weight"), lmHead: head)
+                            finalNorm: try norm("model.norm.weight"), lmHead: head,
+                            embeddingName: "model.embed_tokens.weight")
     }
 }

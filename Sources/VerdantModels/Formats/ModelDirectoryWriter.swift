@@ -35,8 +35,10 @@ public struct ModelDirectoryWriter {
     /// config: the config.json object. files: extra files (name → bytes).
     /// copyFrom: a source model directory whose tokenizer and generation files
     /// (every regular file that is not weights or config.json) are copied.
+    /// extraWeights: more safetensors files (name → writer) written into the same
+    /// staging directory (a training checkpoint's optimizer state).
     public func write(config: [String: Any], weights: SafetensorsWriter, files: [String: Data] = [:],
-                      copyFrom source: String?) throws {
+                      extraWeights: [String: SafetensorsWriter] = [:], copyFrom source: String?) throws {
         try checkDestination()
         let fm = FileManager.default
         let temp = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
@@ -60,6 +62,9 @@ public struct ModelDirectoryWriter {
                 try data.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
             }
             try weights.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(Checkpoint.singleFileName)))
+            for (name, writer) in extraWeights.sorted(by: { $0.key < $1.key }) {
+                try writer.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
+            }
             if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
             try fm.moveItem(atPath: staging, toPath: temp)
         } catch {

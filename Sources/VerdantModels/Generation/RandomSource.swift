@@ -15,6 +15,12 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
         s = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
+    /// The generator's whole state (to save in a training checkpoint and resume exactly).
+    public var state: [UInt64] {
+        get { [s.0, s.1, s.2, s.3] }
+        set { if newValue.count == 4 { s = (newValue[0], newValue[1], newValue[2], newValue[3]) } }
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17

@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import VerdantEval
+import VerdantModels
+import VerdantTensors
+import VerdantTraining
+
+extension LearningRateSchedule.Decay: ExpressibleByArgument {}
+
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Causal-LM fine-tuning on CPU (full fine-tuning with --full; LoRA is not implemented yet).",
+        discussion: """
+        Documents are tokenized without special tokens and joined with EOS; the stream is cut into \
+        windows of --context + 1 tokens, visited in a seeded shuffled order (epoch after epoch). Each \
+        optimizer step predicts --batch-tokens × --accumulate tokens (mean cross-entropy), clips the \
+        global gradient norm, and applies AdamW (decoupled decay on ≥ 2-D weights only) with warm-up \
+        then the --schedule decay. Weights, gradients and optimizer state are f32. A run is \
+        deterministic for a --seed and --threads. Checkpoints go to OUT.checkpoints/step-N every \
+        --save-every steps (the two newest are kept); --resume continues from the newest one exactly. \
+        OUT is a Hugging Face checkpoint in the source dtype (or --dtype), written atomically at the end.
+        """)
+
+    @Argument(help: "Model directory (Hugging Face layout, with tokenizer.json).")
+    var modelDir: String
+
+    @Option(help: "Training text: JSONL with a `text` field per line, or a plain text file.")
+    var data: String
+
+    @Option(help: "Output model directory.")
+    var out: String
+
+    @Flag(help: "Full fine-tuning: every parameter is trained.")
+    var full = false
+
+    @Option(help: "Training tokens (predicted); default one pass over the data.")
+    var tokens: Int?
+
+    @Option(help: "Tokens per sequence.")
+    var context: Int = 256
+
+    @Option(help: "Tokens per micro-batch (a multiple of --context: that many sequences).")
+    var batchTokens: Int?
+
+    @Option(help: "Peak learning rate.")
+    var lr: Float = 1e-4
+
+    @Option(help: "Warm-up steps (default: 10% of the steps, at most 100).")
+    var warmup: Int?
+
+    @Option(help: "Decay after warm-up: cosine, linear or constant.")
+    var schedule: LearningRateSchedule.Decay = .cosine
+
+    @Option(help: "Decoupled AdamW weight decay (≥ 2-D weights only).")
+    var weightDecay: Float = 0.01
+
+    @Option(help: "Global gradient-norm clip (0 = off).")
+    var clip: Float = 1.0
+
+    @Option(help: "Micro-batches per optimizer step.")
+    var accumulate: Int = 1
+
+    @Option(help: "Seed of the data order.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Write a resumable checkpoint every N steps (0 = only at the end).")
+    var saveEvery: Int = 100
+
+    @Option(help: "Weights dtype of the output: source (as the input checkpoint), f32, bf16 or f16.")
+    var dtype: String = "source"
+
+    @Flag(help: "Continue from the newest checkpoint in OUT.checkpoints.")
+    var resume = false
+
+    @Flag(help: "Replace an existing non-empty OUT.")
+    var force = false
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard context >= 2 && context <= 1 << 20 else { throw ValidationError("--context must be ≥ 2, got \(context)") }
+        if let b = batchTokens, b < context || b % context != 0 {
+            throw ValidationError("--batch-tokens must be a positive multiple of --context (\(context)), got \(b)")
+        }
+        if let t = tokens, t < 1 { throw ValidationError("--tokens must be ≥ 1, got \(t)") }
+        guard lr.isFinite, lr > 0, lr <= 1 else { throw ValidationError("--lr must lie in (0, 1], got \(lr)") }
+        if let w = warmup, w < 0 { throw ValidationError("--warmup must be ≥ 0, got \(w)") }
+        guard weightDecay.isFinite, weightDecay >= 0, weightDecay < 1 else {
+            throw ValidationError("--weight-decay must lie in [0, 1), got \(weightDecay)")
+        }
+        guard clip.isFinite, clip >= 0 else { throw ValidationError("--clip must be ≥ 0, got \(clip)") }
+        guard (1...65536).contains(accumulate) else { throw ValidationError("--accumulate must lie in [1, 65536], got \(accumulate)") }
+        guard saveEvery >= 0 else { throw ValidationError("--save-every must be ≥ 0, got \(saveEvery)") }
+        guard ["source", "f32", "bf16", "f16"].contains(dtype) else {
+            throw ValidationError("--dtype must be source, f32, bf16 or f16, got \(dtype)")
+        }
+    }
+
+    func run() throws {
+        guard full else {
+            throw CLIError("LoRA fine-tuning is not implemented yet; pass --full for full fine-tuning")
+        }
+        let outputDType: DType? = dtype == "source" ? nil : DType(rawValue: dtype.uppercased())
+        let writer = ModelDirectoryWriter(destination: out, force: force)
+        try writer.checkDestination()
+        let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
+
+        let store = try ParameterStore(directory: modelDir)
+        let config = store.config
+        guard context <= config.maxPositions else {
+            throw CLIError("--context \(context) exceeds the model's \(config.maxPositions) positions")
+        }
+        let tokenizer = try loadTokenizer(directory: modelDir)
+        let pool = runtime.makePool()
+        let documents = try readDocuments(path: data)
+        guard let eos = config.eosTokenIds.first ?? tokenizer.eosTokenId else {
+            throw CLIError("the model declares no EOS token to separate documents")
+        }
+        var stream: [Int32] = []
+        for ids in tokenizer.encodeBatch(documents, addSpecialTokens: false, threads: pool.threads) {
+            stream.append(contentsOf: ids.map { Int32($0) })
+            stream.append(Int32(eos))
+        }
+        if stream.count <= documents.count {
+            throw CLIError("\(data) holds no text (only empty documents)")
+        }
+        let source = try PackedTokenStream(tokens: stream, length: context + 1, seed: seed)
+
+        let sequences = (batchTokens ?? min(8, source.windows) * context) / context
+        let perStep = sequences * context * accumulate
+        let wanted = tokens ?? source.windows * context
+        let steps = max(1, (wanted + perStep - 1) / perStep)
+        let schedule = try LearningRateSchedule(peak: lr, warmupSteps: warmup ?? min(100, steps / 10), totalSteps: steps,
+                                                decay: schedule)
+        let options = try TrainingOptions(context: context, sequences: sequences, accumulate: accumulate, schedule: schedule,
+                                          adamW: try AdamWSettings(weightDecay: weightDecay), clip: clip, seed: seed,
+                                          saveEvery: saveEvery)
+        let trainer = try Trainer(store: store, options: options, data: source, pool: pool)
+        if resume {
+            guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
+                throw CLIError("--resume: no checkpoint in \(checkpointRoot)")
+            }
+            try TrainingCheckpoint.restore(trainer, from: TrainingCheckpoint.directory(root: checkpointRoot, step: last))
+            printError("resumed from \(TrainingCheckpoint.directory(root: checkpointRoot, step: last)) (step \(last))")
+        }
+        printError(String(format: "finetune: %d trainable parameters, %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
+                          store.trainableCount, stream.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
+        let start = Date()
+        let startStep = trainer.step
+        var last = start
+        while !trainer.isFinished {
+            let r = try trainer.trainStep()
+            let time = Date()
+            let elapsed = time.timeIntervalSince(start)
+            let done = trainer.step - startStep
+            let rate = Double(done * perStep) / max(elapsed, 1e-9)
+            let left = elapsed / Double(done) * Double(steps - trainer.step)
+            printError(String(format: "step %d/%d  loss %.4f  lr %.3e  |g| %.3f  %.0f tokens/s  (%.3f s this step)  %@ left",
+                              r.step, steps, r.loss, r.learningRate, r.gradientNorm, rate, time.timeIntervalSince(last),
+                              formatDuration(left)))
+            last = time
+            if saveEvery > 0 && trainer.step % saveEvery == 0 && !trainer.isFinished {
+                try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
+            }
+        }
+        printError("time per phase: " + trainer.timings.summary)
+        try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
+        try writer.write(config: try ModelDirectoryWriter.readConfigObject(directory: modelDir),
+                         weights: try TrainingCheckpoint.modelWriter(store, dtype: outputDType), copyFrom: modelDir)
+        printError("wrote \(out) (checkpoints in \(checkpointRoot))")
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    return String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+}
