@@ -20,6 +20,7 @@ struct Verdant: AsyncParsableCommand {
             MeasureCommand.self,
             CompareCommand.self,
             PruneCommand.self,
+            SearchSpaceCommand.self,
         ]
     )
 }

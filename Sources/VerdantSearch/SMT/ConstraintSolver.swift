@@ -93,8 +93,8 @@ public final class ConstraintSolver {
     }
 
     /// The message for an empty legal space: either the shape rules alone contradict each
-    /// other, or the smallest configuration they allow (found by bisection on the size) is
-    /// larger than the budget.
+    /// other, or the smallest configuration they allow (found exactly, by bisection on the
+    /// size bound) is larger than the budget.
     private static func infeasibility(space: ConfigurationSpace, budget: Budget) throws -> SpaceError {
         let z = try Z3Solver()
         let (_, t) = try declare(space, in: z)
@@ -116,7 +116,7 @@ public final class ConstraintSolver {
             z.pop()
         }
         if limitsOnly { return .infeasible("no configuration meets the FLOPs / KV-cache limits, whatever its size") }
-        while hi - lo > max(1, lo / 1000) {
+        while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2
             z.push()
             try z.assert(z.lessOrEqual(size, z.int(mid)))
@@ -124,8 +124,8 @@ public final class ConstraintSolver {
             if sat { hi = try z.values(of: [size])[0] } else { lo = mid }
             z.pop()
         }
-        return .infeasible(String(format: "the budget is %@ but the smallest configuration of the space takes about %@ in %@",
-                                  megabytes(budget.sizeBytes), megabytes(hi), name))
+        return .infeasible("the budget is \(megabytes(budget.sizeBytes)) but the smallest configuration of the space "
+                           + "takes \(hi) bytes (\(megabytes(hi))) in \(name)")
     }
 
     // MARK: questions
