@@ -55,7 +55,7 @@ let package = Package(
         // Z3's C API (Debian libz3-dev): the SMT solver that proves student configurations legal.
         .systemLibrary(name: "CZ3", pkgConfig: "z3", providers: [.apt(["libz3-dev"])]),
         // Student configuration search (Avatar): SMT-constrained space, surrogate, NSGA-II, cost model.
-        .target(name: "VerdantSearch", dependencies: ["CZ3", "VerdantModels", "VerdantTensors"],
+        .target(name: "VerdantSearch", dependencies: ["CZ3", "VerdantEval", "VerdantModels", "VerdantTensors"],
                 swiftSettings: cpuFlags),
         .executableTarget(
             name: "verdant",
@@ -86,7 +86,7 @@ let package = Package(
                     dependencies: ["VerdantTraining", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                     swiftSettings: cpuFlags),
         .testTarget(name: "VerdantSearchTests",
-                    dependencies: ["VerdantSearch", "VerdantModels", "VerdantTensors"],
+                    dependencies: ["VerdantSearch", "VerdantEval", "VerdantModels", "VerdantTensors"],
                     swiftSettings: cpuFlags),
         // Runs the built `verdant` binary: exit codes and messages on bad input.
         .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),

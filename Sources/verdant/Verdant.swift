@@ -21,6 +21,7 @@ struct Verdant: AsyncParsableCommand {
             CompareCommand.self,
             PruneCommand.self,
             SearchSpaceCommand.self,
+            SearchCostCommand.self,
         ]
     )
 }

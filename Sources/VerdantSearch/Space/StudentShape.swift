@@ -104,11 +104,11 @@ public struct StudentShape: Sendable, Equatable, Codable {
         return layers * block + embeddings + (headVectorElements + positionElements) * storage.vectorBytes
     }
 
-    /// Weight bytes one decode step reads: every linear matrix and the output projection
-    /// (the embedding lookup reads one row).
+    /// Weight bytes one decode step reads, as DecoderModel.weightBytesPerToken counts them:
+    /// every linear matrix, the output projection, and the one embedding row looked up.
     public func weightBytesPerToken(_ storage: StorageFormat) -> Int {
         layers * blockMatrices.reduce(0) { $0 + $1.rows * storage.linear.rowBytes(cols: $1.cols) }
-            + vocab * storage.embedding.rowBytes(cols: hidden)
+            + (vocab + 1) * storage.embedding.rowBytes(cols: hidden)
     }
 
     /// Analytic FLOPs of one decode step attending to `span` positions, counted as
