@@ -99,3 +99,30 @@ struct ConstrainedConvex: SearchProblem {
         }
     }
 }
+
+@Suite struct StudentSearchTests {
+    /// End to end with a synthetic "distillation": legal verified front, surrogate errors,
+    /// NSGA-II at least as good as Avatar's GA by hypervolume, and Avatar's box proposing
+    /// illegal students.
+    @Test func searchWiresSurrogateCostAndSolver() throws {
+        let space = try ConstraintSolverTests.smallSpace()
+        let budget = Budget(sizeBytes: 3_000_000, storage: StorageFormat(.q8_0))
+        let solver = try ConstraintSolver(space: space, budget: budget)
+        var search = StudentSearch()
+        search.samples = 10
+        search.poolSize = 40
+        search.populationSize = 10
+        search.maxEvaluations = 80
+        search.boxSolutions = 40
+        var store = SampleStore()
+        let report = try search.run(solver: solver, store: &store,
+                                    costs: [{ s in Double(s.weightBytesPerToken(budget.storage)) / 1e9 + 1e-4 * Double(s.layers) }]) { _, s in
+            log(Double(s.parameterCount)) - 0.05 * abs(Double(s.layers) - 4)
+        }
+        #expect(!report.front.isEmpty)
+        #expect(report.front.allSatisfy { $0.bytes <= 3_000_000 })
+        #expect(report.surrogate.count == 2)
+        #expect(report.hypervolumeNSGA2 >= report.hypervolumeAvatar)
+        #expect(store.samples.count == 10)
+    }
+}

@@ -140,12 +140,31 @@ public final class ConstraintSolver {
         return try z.check()
     }
 
-    /// The legal configuration that keeps as many of `c`'s genes as the constraints allow,
-    /// releasing genes in `order` (first released first) until the solver finds a model; the
-    /// model is the answer, so it is legal by construction. nil only if no release order
-    /// helps, which cannot happen once init succeeded (all released = satisfiable).
-    public func repair(_ c: Configuration, releaseOrder order: [Int]) throws -> Configuration? {
-        var fixed = Set(0..<space.genes.count)
+    /// A legal configuration close to `c`, so a search's crossover and mutation keep their
+    /// effect: `c` itself if legal; else the nearest configuration that changes one gene (by
+    /// normalised distance, at most `singleMoveChecks` candidates tried); else genes are
+    /// released in `order` until the solver finds a model. Every answer is a model of the
+    /// constraints, legal by construction. nil only if no release helps, which cannot happen
+    /// once init succeeded (all released = satisfiable).
+    public func repair(_ c: Configuration, releaseOrder order: [Int], singleMoveChecks: Int = 48) throws -> Configuration? {
+        if try isLegal(c) { return c }
+        let genes = space.genes
+        var moves: [(distance: Double, gene: Int, value: Int)] = []
+        for (g, gene) in genes.enumerated() where gene.count > 1 {
+            for v in 0..<gene.count where v != c.indices[g] {
+                moves.append((Double(abs(v - c.indices[g])) / Double(gene.count - 1), g, v))
+            }
+        }
+        // Ties broken by the release order, so which gene gives way is the caller's choice.
+        let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        moves.sort { $0.distance != $1.distance ? $0.distance < $1.distance
+                     : (rank[$0.gene] ?? 0, $0.value) < (rank[$1.gene] ?? 0, $1.value) }
+        for m in moves.prefix(singleMoveChecks) {
+            var candidate = c
+            candidate.indices[m.gene] = m.value
+            if try isLegal(candidate) { return candidate }
+        }
+        var fixed = Set(0..<genes.count)
         var pending = order[...]
         while true {
             z.push()
