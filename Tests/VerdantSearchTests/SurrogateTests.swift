@@ -62,17 +62,17 @@ import Testing
         func score(_ c: Configuration, _ s: StudentShape) -> Double { log(Double(s.parameterCount)) - 0.02 * Double(s.layers) }
         var store = SampleStore()
         var calls = 0
-        let first = try EffectivenessIndicator.train(solver: solver, count: 12, poolSize: 60, store: &store) { c, s in
+        let first = try EffectivenessIndicator.train(solver: solver, count: 8, poolSize: 30, store: &store) { c, s in
             calls += 1
             return score(c, s)
         }
-        #expect(calls == 12)
-        #expect(store.samples.count == 12)
+        #expect(calls == 8)
+        #expect(store.samples.count == 8)
         #expect(first.leaveOneOut.count == 2)
         for s in store.samples { #expect(try solver.isLegal(s.configuration)) }
         // Resumed: nothing is evaluated again.
         calls = 0
-        _ = try EffectivenessIndicator.train(solver: solver, count: 12, poolSize: 60, store: &store) { c, s in
+        _ = try EffectivenessIndicator.train(solver: solver, count: 8, poolSize: 30, store: &store) { c, s in
             calls += 1
             return score(c, s)
         }

@@ -1,9 +1,10 @@
 import Foundation
 
 /// Gaussian-process regression on normalised genes: a stationary kernel (RBF or Matérn 5/2)
-/// plus observation noise, on the standardised target; kernel, length scale, signal and
-/// noise variance chosen by the log marginal likelihood over a small grid (no gradient
-/// optimiser: with ~20 samples a grid is cheap and cannot diverge).
+/// plus observation noise, on the standardised target; kernel, length scale and noise ratio
+/// chosen by the log marginal likelihood over a small grid, the signal variance by its
+/// closed-form optimum (no gradient optimiser: with ~20 samples a grid is cheap and cannot
+/// diverge).
 public struct GaussianProcess: Regressor {
     public enum Kernel: String, Sendable, Codable, CaseIterable { case rbf, matern52 }
 
@@ -15,8 +16,9 @@ public struct GaussianProcess: Regressor {
     }
 
     public var lengthScales: [Double] = [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2.5, 4]
-    public var signalVariances: [Double] = [0.25, 1, 4]
-    public var noiseVariances: [Double] = [1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5]
+    /// Noise variance as a fraction of the signal variance; the signal variance itself is
+    /// set to its likelihood-maximising value for each grid point (it has a closed form).
+    public var noiseRatios: [Double] = [1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 1]
     public var kernels: [Kernel] = Kernel.allCases
 
     public private(set) var hyperparameters: Hyperparameters?
@@ -48,20 +50,28 @@ public struct GaussianProcess: Regressor {
         var best: (Double, Hyperparameters, [Double])?
         for kernel in kernels {
             for l in lengthScales {
-                for s in signalVariances {
-                    for noise in noiseVariances {
-                        let h = Hyperparameters(kernel: kernel, lengthScale: l, signalVariance: s, noiseVariance: noise)
-                        var gram = [Double](repeating: 0, count: n * n)
-                        for i in 0..<n {
-                            for j in 0..<n { gram[i * n + j] = Self.k(x[i], x[j], h) }
-                            gram[i * n + i] += noise
-                        }
-                        guard let chol = try? LinearAlgebra.cholesky(gram, n: n) else { continue }
-                        let a = LinearAlgebra.choleskySolve(chol, n: n, t)
-                        let logDet = (0..<n).reduce(0) { $0 + log(chol[$1 * n + $1]) }
-                        let lml = -0.5 * zip(t, a).reduce(0) { $0 + $1.0 * $1.1 } - logDet - 0.5 * Double(n) * log(2 * Double.pi)
-                        if lml > (best?.0 ?? -.infinity) { best = (lml, h, a) }
-                    }
+                // The correlation matrix R of unit signal variance, shared by every noise ratio.
+                let unit = Hyperparameters(kernel: kernel, lengthScale: l, signalVariance: 1, noiseVariance: 0)
+                var correlation = [Double](repeating: 0, count: n * n)
+                for i in 0..<n { for j in 0...i {
+                    let k = Self.k(x[i], x[j], unit)
+                    correlation[i * n + j] = k
+                    correlation[j * n + i] = k
+                } }
+                for ratio in noiseRatios {
+                    // K = s·(R + ratio·I); with A = R + ratio·I the best s is tᵀA⁻¹t / n and the
+                    // log marginal likelihood is −n/2 − ½·log|A| − n/2·log s − n/2·log 2π.
+                    var a = correlation
+                    for i in 0..<n { a[i * n + i] += ratio }
+                    guard let chol = try? LinearAlgebra.cholesky(a, n: n) else { continue }
+                    let solved = LinearAlgebra.choleskySolve(chol, n: n, t)
+                    let q = zip(t, solved).reduce(0) { $0 + $1.0 * $1.1 }
+                    guard q > 0 else { continue }
+                    let signal = q / Double(n)
+                    let logDetA = (0..<n).reduce(0) { $0 + log(chol[$1 * n + $1]) }
+                    let lml = -0.5 * Double(n) - logDetA - 0.5 * Double(n) * log(signal) - 0.5 * Double(n) * log(2 * Double.pi)
+                    let h = Hyperparameters(kernel: kernel, lengthScale: l, signalVariance: signal, noiseVariance: ratio * signal)
+                    if lml > (best?.0 ?? -.infinity) { best = (lml, h, solved.map { $0 / signal }) }
                 }
             }
         }
