@@ -35,6 +35,9 @@ struct SearchSpaceCommand: ParsableCommand {
     @Option(help: "Also compare the formulas with this checkpoint's loader count and stored bytes.")
     var compareModel: String?
 
+    @Option(help: "Measure Avatar's box approximation: the per-gene min/max of N legal configurations, and how many of 10000 points drawn from that box break the constraints.")
+    var avatarBox: Int?
+
     @Flag(help: "Print the default space as JSON and exit.")
     var printDefault = false
 
@@ -63,6 +66,7 @@ struct SearchSpaceCommand: ParsableCommand {
             guard let b = budgetMb else { throw ValidationError("--budget-mb is required") }
             guard b > 0, b.isFinite, b < 1e7 else { throw ValidationError("--budget-mb must be a positive number of MB") }
         }
+        if let n = avatarBox, !(2...10_000).contains(n) { throw ValidationError("--avatar-box must be between 2 and 10000") }
         guard enumerate >= 0, enumerate <= 100_000 else { throw ValidationError("--enumerate must be between 0 and 100000") }
         if let f = maxFlops, !(f > 0 && f < 9e18) { throw ValidationError("--max-flops must be positive") }
         if let k = maxKvMb, !(k > 0 && k < 1e9) { throw ValidationError("--max-kv-mb must be positive") }
@@ -88,6 +92,7 @@ struct SearchSpaceCommand: ParsableCommand {
         } catch let e as SpaceError {
             throw CLIError(e.description)
         }
+        if let n = avatarBox { try reportBox(solver: solver, solutions: n) }
         let found = try solver.enumerate(limit: enumerate)
         let rows = try found.map { c -> Row in
             let s = try StudentShape(space: space, configuration: c)
@@ -108,6 +113,39 @@ struct SearchSpaceCommand: ParsableCommand {
             print(String(format: "  %10d params  %10d bytes (%.3f MB)  %.3g FLOPs/token  ", r.parameters, r.bytes,
                          Double(r.bytes) / 1e6, Double(r.flops_per_token)) + space.describe(c))
         }
+    }
+
+    /// Avatar keeps only the bounds of its solver's solutions and samples inside them; this
+    /// counts how often such a sample is not a legal student (budget or shape rules broken).
+    private func reportBox(solver: ConstraintSolver, solutions n: Int) throws {
+        let legal = try SampleSelection.legalPool(solver, count: n, seed: 1)
+        guard let box = AvatarGA.box(of: legal) else { return }
+        var rng = SearchRandom(seed: 2)
+        let draws = 10_000
+        var illegalShape = 0, overBudget = 0
+        for _ in 0..<draws {
+            let c = Configuration(box.map { Int.random(in: $0, using: &rng) })
+            let s = try StudentShape(space: solver.space, configuration: c)
+            if s.hidden != s.heads * s.headDim || s.heads % s.kvHeads != 0 {
+                illegalShape += 1
+            } else if !solver.budget.admits(s) {
+                overBudget += 1
+            }
+        }
+        // A few of the verdicts re-proved by the solver, so the count is not the formula's alone.
+        var disagreements = 0
+        for _ in 0..<50 {
+            let c = Configuration(box.map { Int.random(in: $0, using: &rng) })
+            let s = try StudentShape(space: solver.space, configuration: c)
+            if try solver.isLegal(c) != solver.budget.admits(s) { disagreements += 1 }
+        }
+        let shaped = draws - illegalShape
+        print(String(format: "Avatar's box from %d legal configurations: of %d points drawn in it, %.1f%% break the shape rules; "
+                     + "of the %d that keep them, %.1f%% exceed the budget; %.2f%% of all are legal "
+                     + "(solver and formula disagree on %d of 50 re-checked)",
+                     legal.count, draws, 100 * Double(illegalShape) / Double(draws), shaped,
+                     shaped > 0 ? 100 * Double(overBudget) / Double(shaped) : 0,
+                     100 * Double(shaped - overBudget) / Double(draws), disagreements))
     }
 
     /// Formula vs loader on a real checkpoint: parameters, and stored bytes when the checkpoint

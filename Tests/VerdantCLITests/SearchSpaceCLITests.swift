@@ -34,4 +34,11 @@ import Testing
         #expect(r.status == 0)
         #expect(r.stdout.contains("\"hidden_size\""))
     }
+
+    @Test func measuresAvatarsBox() throws {
+        let r = try CLI.run(["search-space", "--budget-mb", "4", "--enumerate", "0", "--avatar-box", "20"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Avatar's box from 20 legal configurations"), "\(r.stdout)")
+        #expect(r.stdout.contains("disagree on 0 of 50"), "\(r.stdout)")
+    }
 }
