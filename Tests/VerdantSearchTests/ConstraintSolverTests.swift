@@ -98,4 +98,16 @@ import VerdantTensors
         let space = try ConfigurationSpace(genes: genes)
         #expect(throws: SpaceError.self) { try ConstraintSolver(space: space, budget: Self.budget(100)) }
     }
+
+    /// Z3's default error handler exits the process; ours turns the error into a Swift error.
+    @Test func z3ErrorsAreSwiftErrors() throws {
+        let z = try Z3Solver()
+        let x = try z.intVariable("x")
+        let truth = try z.equal(x, x)
+        #expect(throws: SMTError.self) { try z.sum([truth, x]) }
+        // The context stays usable afterwards.
+        try z.assert(z.equal(x, z.int(3)))
+        #expect(try z.check())
+        #expect(try z.values(of: [x]) == [3])
+    }
 }
