@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "VerdantEval", targets: ["VerdantEval"]),
         .library(name: "VerdantCompress", targets: ["VerdantCompress"]),
         .library(name: "VerdantTraining", targets: ["VerdantTraining"]),
+        .library(name: "VerdantSearch", targets: ["VerdantSearch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,11 +56,16 @@ let package = Package(
         .target(name: "VerdantTraining",
                 dependencies: ["CLZMA", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                 swiftSettings: kernelFlags),
+        // Z3's C API (Debian libz3-dev): the SMT solver that proves student configurations legal.
+        .systemLibrary(name: "CZ3", pkgConfig: "z3", providers: [.apt(["libz3-dev"])]),
+        // Student configuration search (Avatar): SMT-constrained space, surrogate, NSGA-II, cost model.
+        .target(name: "VerdantSearch", dependencies: ["CZ3", "VerdantEval", "VerdantModels", "VerdantTensors"],
+                swiftSettings: cpuFlags),
         .executableTarget(
             name: "verdant",
             dependencies: [
                 "VerdantCompress", "VerdantEval", "VerdantModels", "VerdantTensors", "VerdantTokenizer",
-                "VerdantTraining",
+                "VerdantTraining", "VerdantSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
@@ -84,6 +90,9 @@ let package = Package(
         .testTarget(name: "VerdantTrainingTests",
                     dependencies: ["VerdantTraining", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "VerdantSearchTests",
+                    dependencies: ["VerdantSearch", "VerdantEval", "VerdantModels", "VerdantTensors"],
+                    swiftSettings: cpuFlags),
         // Runs the built `verdant` binary: exit codes and messages on bad input.
         .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),
     ],

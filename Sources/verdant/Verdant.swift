@@ -22,6 +22,8 @@ struct Verdant: AsyncParsableCommand {
             PruneCommand.self,
             TeacherCacheCommand.self,
             FinetuneCommand.self,
+            SearchSpaceCommand.self,
+            SearchCostCommand.self,
         ]
     )
 }

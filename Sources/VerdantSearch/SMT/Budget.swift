@@ -1,0 +1,27 @@
+/// The hard limits a student must meet.
+public struct Budget: Sendable, Equatable {
+    /// Bytes of the stored checkpoint (`StudentShape.bytes`).
+    public var sizeBytes: Int
+    public var storage: StorageFormat
+    /// Decode FLOPs per token at full context (`StudentShape.flopsPerToken(span: context)`).
+    public var maxFlopsPerToken: Int?
+    /// f32 KV-cache bytes at full context.
+    public var maxKVCacheBytes: Int?
+
+    public init(sizeBytes: Int, storage: StorageFormat, maxFlopsPerToken: Int? = nil, maxKVCacheBytes: Int? = nil) {
+        self.sizeBytes = sizeBytes
+        self.storage = storage
+        self.maxFlopsPerToken = maxFlopsPerToken
+        self.maxKVCacheBytes = maxKVCacheBytes
+    }
+
+    /// Whether `shape` meets every limit, computed directly (no solver): the check the
+    /// solver's answers are held to.
+    public func admits(_ shape: StudentShape) -> Bool {
+        guard shape.hidden == shape.heads * shape.headDim, shape.heads % shape.kvHeads == 0 else { return false }
+        guard shape.bytes(storage) <= sizeBytes else { return false }
+        if let f = maxFlopsPerToken, shape.flopsPerToken(span: shape.context) > f { return false }
+        if let k = maxKVCacheBytes, shape.kvCacheBytes > k { return false }
+        return true
+    }
+}
