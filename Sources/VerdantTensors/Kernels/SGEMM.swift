@@ -20,9 +20,13 @@
 //   Each packed op(B) block is reused by 80 row tiles, so its (possibly
 //   transposing, scalar) packing costs < 2% of the FMAs.
 //
-// Transposes live entirely in packing: op(A) micro-panels are k-major [kc][12],
-// op(B) micro-panels k-major [kc][32], whatever the storage, so one kernel serves
-// all four combinations.
+// Transposes live entirely in packing: op(B) micro-panels are k-major [kc][32]
+// whatever the storage. The kernel only broadcasts scalars of op(A), so it takes
+// op(A) either k-major [kc][12] (A stored [k, m]: a contiguous 12-float copy per k)
+// or row-major [12][256] (A stored [m, k]: 12 contiguous row copies) through
+// compile-time strides; no scalar transpose of A is needed, which for narrow
+// outputs (n = 128) would otherwise cost a quarter of the FMA time. One kernel
+// source serves all four combinations.
 //
 // Determinism: every element of C is produced by exactly one task, summing over k
 // in kc blocks in increasing order with the same kernel, independent of which
@@ -61,10 +65,10 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     // tasks as threads lets the dynamic claiming absorb a descheduled thread on a
     // shared machine; tiny products are not worth waking the workers for.
     let nested = pool.isRunning
-    let flops = Double(m) * Double(n) * Double(k)
+    let flops = Double(m) * Double(n) * Double(k)   // multiply-adds
     var tasks = 1
     var splitRows = true
-    if !nested && pool.threads > 1 && flops >= 2e6 {
+    if !nested && pool.threads > 1 && flops >= 262_144 {
         splitRows = rowTiles * sgemmMR >= colTiles * sgemmNR
         let units = splitRows ? rowTiles : colTiles
         tasks = min(units, pool.threads * 2)
@@ -72,14 +76,15 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     let unitsPerTask = ((splitRows ? rowTiles : colTiles) + tasks - 1) / tasks
     tasks = ((splitRows ? rowTiles : colTiles) + unitsPerTask - 1) / unitsPerTask
 
-    // Scratch per task: A block [mcMax][kcMax] as 12-row micro-panels, B block
-    // [kcMax][ncMax] as 32-column micro-panels, one 12×32 edge tile.
+    // Scratch per task: A block [mcMax][kcMax] as 12-row micro-panels (rows padded
+    // to sgemmKC in the row-major layout), B block [kcMax][ncMax] as 32-column
+    // micro-panels, one 12×32 edge tile.
     let taskRows = splitRows ? min(m, unitsPerTask * sgemmMR) : m
     let taskCols = splitRows ? n : min(n, unitsPerTask * sgemmNR)
     let kcMax = min(sgemmKC, k)
     let mcMax = min(sgemmMC, (taskRows + sgemmMR - 1) / sgemmMR * sgemmMR)
     let ncMax = min(sgemmNC, (taskCols + sgemmNR - 1) / sgemmNR * sgemmNR)
-    let aFloats = mcMax * kcMax, bFloats = kcMax * ncMax
+    let aFloats = mcMax * (transA ? kcMax : sgemmKC), bFloats = kcMax * ncMax
     let scratchBytes = (aFloats + bFloats + sgemmMR * sgemmNR) * 4
 
     let body = { (task: Int, scratch: UnsafeMutablePointer<Float>) in
@@ -124,10 +129,11 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
             let kc = min(sgemmKC, k - pc)
             // Later k blocks add to what the first one wrote.
             let add = accumulate || pc > 0
+            let aPanel = sgemmMR * (transA ? kc : sgemmKC)
             for r in 0..<rowPanels {
                 let i0 = ic + r * sgemmMR
                 sgemmPackA(transA: transA, a: a, lda: lda, i0: i0, mr: min(sgemmMR, r1 - i0),
-                           p0: pc, kc: kc, into: ap + r * sgemmMR * kc)
+                           p0: pc, kc: kc, into: ap + r * aPanel)
             }
             var jc = c0
             while jc < c1 {
@@ -141,17 +147,29 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
                 for r in 0..<rowPanels {
                     let i0 = ic + r * sgemmMR
                     let mr = min(sgemmMR, r1 - i0)
-                    let apr = UnsafePointer(ap + r * sgemmMR * kc)
+                    let apr = UnsafePointer(ap + r * aPanel)
                     for q in 0..<colPanels {
                         let j0 = jc + q * sgemmNR
                         let nr = min(sgemmNR, c1 - j0)
                         let bpq = UnsafePointer(bp + q * sgemmNR * kc)
                         if mr == sgemmMR && nr == sgemmNR {
-                            sgemmKernel12x32(ap: apr, bp: bpq, kc: kc, c: c + i0 * ldc + j0, ldc: ldc, add: add)
+                            if transA {
+                                sgemmKernel12x32(ap: apr, rowStride: 1, kStride: sgemmMR, bp: bpq, kc: kc,
+                                                 c: c + i0 * ldc + j0, ldc: ldc, add: add)
+                            } else {
+                                sgemmKernel12x32(ap: apr, rowStride: sgemmKC, kStride: 1, bp: bpq, kc: kc,
+                                                 c: c + i0 * ldc + j0, ldc: ldc, add: add)
+                            }
                         } else {
                             // Padded rows/columns of the packed panels are zero; only
                             // the mr×nr corner is written back.
-                            sgemmKernel12x32(ap: apr, bp: bpq, kc: kc, c: tile, ldc: sgemmNR, add: false)
+                            if transA {
+                                sgemmKernel12x32(ap: apr, rowStride: 1, kStride: sgemmMR, bp: bpq, kc: kc,
+                                                 c: tile, ldc: sgemmNR, add: false)
+                            } else {
+                                sgemmKernel12x32(ap: apr, rowStride: sgemmKC, kStride: 1, bp: bpq, kc: kc,
+                                                 c: tile, ldc: sgemmNR, add: false)
+                            }
                             for i in 0..<mr {
                                 let dst = c + (i0 + i) * ldc + j0, src = tile + i * sgemmNR
                                 if add {
@@ -171,7 +189,9 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
     }
 }
 
-/// op(A)[i0 ..< i0+mr, p0 ..< p0+kc] into ap[p·12 + i] ([kc][12]); rows i ≥ mr zero.
+/// op(A)[i0 ..< i0+mr, p0 ..< p0+kc] into ap: k-major ap[p·12 + i] ([kc][12]) when
+/// transA, else row-major ap[i·256 + p] ([12][256], first kc of each row used).
+/// Rows i ≥ mr are zero.
 @inline(__always)
 func sgemmPackA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mr: Int, p0: Int, kc: Int,
                 into ap: UnsafeMutablePointer<Float>) {
@@ -194,13 +214,12 @@ func sgemmPackA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mr: In
             }
         }
     } else {
-        // Storage is [m, k]: read each row contiguously, write it strided.
+        // Storage is [m, k]: rows are copied as they are.
         for i in 0..<sgemmMR {
             if i < mr {
-                let src = a + (i0 + i) * lda + p0
-                for p in 0..<kc { ap[p &* sgemmMR &+ i] = src[p] }
+                (ap + i * sgemmKC).update(from: a + (i0 + i) * lda + p0, count: kc)
             } else {
-                for p in 0..<kc { ap[p &* sgemmMR &+ i] = 0 }
+                (ap + i * sgemmKC).update(repeating: 0, count: kc)
             }
         }
     }
@@ -242,10 +261,11 @@ func sgemmPackB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, j0: Int, nr: In
     }
 }
 
-/// c[i, 0..<32] = Σ_{p<kc} ap[p·12 + i]·bp[p·32 + 0..<32]  (+ c[i, 0..<32] when add), i < 12.
-/// ap: [kc][12], bp: [kc][32] (64-byte aligned rows), c rows ldc floats apart.
+/// c[i, 0..<32] = Σ_{p<kc} ap[i·rowStride + p·kStride]·bp[p·32 + 0..<32]  (+ c[i, 0..<32] when add),
+/// i < 12. bp: [kc][32] (64-byte aligned rows), c rows ldc floats apart. The strides
+/// are literals at every call site, so the 12 broadcasts use constant offsets.
 @inline(__always)
-func sgemmKernel12x32(ap: UnsafePointer<Float>, bp: UnsafePointer<Float>, kc: Int,
+func sgemmKernel12x32(ap: UnsafePointer<Float>, rowStride: Int, kStride: Int, bp: UnsafePointer<Float>, kc: Int,
                       c: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
     var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
@@ -264,31 +284,31 @@ func sgemmKernel12x32(ap: UnsafePointer<Float>, bp: UnsafePointer<Float>, kc: In
     for _ in 0..<kc {
         let w0 = pb.loadUnaligned(as: SIMD16<Float>.self)
         let w1 = pb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-        var x = SIMD16<Float>(repeating: pa[0])
+        var x = SIMD16<Float>(repeating: pa[0 * rowStride])
         c00 = c00.addingProduct(x, w0); c01 = c01.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[1])
+        x = SIMD16<Float>(repeating: pa[1 * rowStride])
         c10 = c10.addingProduct(x, w0); c11 = c11.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[2])
+        x = SIMD16<Float>(repeating: pa[2 * rowStride])
         c20 = c20.addingProduct(x, w0); c21 = c21.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[3])
+        x = SIMD16<Float>(repeating: pa[3 * rowStride])
         c30 = c30.addingProduct(x, w0); c31 = c31.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[4])
+        x = SIMD16<Float>(repeating: pa[4 * rowStride])
         c40 = c40.addingProduct(x, w0); c41 = c41.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[5])
+        x = SIMD16<Float>(repeating: pa[5 * rowStride])
         c50 = c50.addingProduct(x, w0); c51 = c51.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[6])
+        x = SIMD16<Float>(repeating: pa[6 * rowStride])
         c60 = c60.addingProduct(x, w0); c61 = c61.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[7])
+        x = SIMD16<Float>(repeating: pa[7 * rowStride])
         c70 = c70.addingProduct(x, w0); c71 = c71.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[8])
+        x = SIMD16<Float>(repeating: pa[8 * rowStride])
         c80 = c80.addingProduct(x, w0); c81 = c81.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[9])
+        x = SIMD16<Float>(repeating: pa[9 * rowStride])
         c90 = c90.addingProduct(x, w0); c91 = c91.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[10])
+        x = SIMD16<Float>(repeating: pa[10 * rowStride])
         ca0 = ca0.addingProduct(x, w0); ca1 = ca1.addingProduct(x, w1)
-        x = SIMD16<Float>(repeating: pa[11])
+        x = SIMD16<Float>(repeating: pa[11 * rowStride])
         cb0 = cb0.addingProduct(x, w0); cb1 = cb1.addingProduct(x, w1)
-        pa += sgemmMR
+        pa += kStride
         pb += sgemmNR * 4
     }
     @inline(__always) func put(_ row: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
