@@ -15,10 +15,10 @@
 // - nc = 512: the packed op(B) block is 256·512·4 = 512 KiB, half of L2, so the
 //   32-wide micro-panels (32 KiB each) stream from L2 at 128 B per 24 FMAs, well
 //   below L2 bandwidth, with room left for C tiles and the next A micro-panel.
-// - mc = 960: the packed op(A) block is 960·256·4 = 960 KiB, L3-resident (per
-//   thread; two threads use < 2 MiB of the 36 MiB), repacked only once per kc step.
-//   Each packed op(B) block is reused by 80 row tiles, so its (possibly
-//   transposing, scalar) packing costs < 2% of the FMAs.
+// - mc ≤ 2304: the packed op(A) block is at most 2304·256·4 = 2.25 MiB, L3-resident
+//   (two threads use < 5 MiB of the 36 MiB), packed once per kc step. Each packed
+//   op(B) block is reused by up to 192 row tiles, so a 2048-token batch packs
+//   op(B) once per task: that matters for lm_head (W is 25 MiB, DRAM-resident).
 //
 // Transposes live entirely in packing: op(B) micro-panels are k-major [kc][32]
 // whatever the storage. The kernel only broadcasts scalars of op(A), so it takes
@@ -37,7 +37,7 @@ let sgemmMR = 12
 let sgemmNR = 32
 let sgemmKC = 256
 let sgemmNC = 512    // multiple of sgemmNR
-let sgemmMC = 960    // multiple of sgemmMR
+let sgemmMC = 2304   // multiple of sgemmMR
 
 /// Row-major single-precision GEMM for training (forward x·Wᵀ, backward dY·W and dYᵀ·X):
 ///
@@ -71,7 +71,10 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     if !nested && pool.threads > 1 && flops >= 262_144 {
         splitRows = rowTiles * sgemmMR >= colTiles * sgemmNR
         let units = splitRows ? rowTiles : colTiles
-        tasks = min(units, pool.threads * 2)
+        // Each extra task repacks the other operand; only worth it when a task
+        // still reuses that packing over ≥ 256 rows (or columns).
+        let tile = splitRows ? sgemmMR : sgemmNR
+        tasks = min(units, units / (pool.threads * 2) * tile >= 256 ? pool.threads * 2 : pool.threads)
     }
     let unitsPerTask = ((splitRows ? rowTiles : colTiles) + tasks - 1) / tasks
     tasks = ((splitRows ? rowTiles : colTiles) + unitsPerTask - 1) / unitsPerTask
@@ -120,9 +123,13 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
                 ap: UnsafeMutablePointer<Float>, bp: UnsafeMutablePointer<Float>,
                 tile: UnsafeMutablePointer<Float>) {
+    // Equal row blocks of at most sgemmMC rows: 2048 rows make one block rather
+    // than a full one plus a sliver that would repack op(B) for little work.
+    let blocks = (r1 - r0 + sgemmMC - 1) / sgemmMC
+    let mcStep = ((r1 - r0 + blocks - 1) / blocks + sgemmMR - 1) / sgemmMR * sgemmMR
     var ic = r0
     while ic < r1 {
-        let mc = min(sgemmMC, r1 - ic)
+        let mc = min(mcStep, r1 - ic)
         let rowPanels = (mc + sgemmMR - 1) / sgemmMR
         var pc = 0
         while pc < k {
@@ -185,7 +192,7 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
             }
             pc += sgemmKC
         }
-        ic += sgemmMC
+        ic += mcStep
     }
 }
 
@@ -249,14 +256,27 @@ func sgemmPackB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, j0: Int, nr: In
             }
         }
     } else {
-        // Storage is [n, k]: read each row contiguously, write it strided.
-        for j in 0..<sgemmNR {
-            if j < nr {
-                let src = b + (j0 + j) * ldb + p0
-                for p in 0..<kc { bp[p &* sgemmNR &+ j] = src[p] }
-            } else {
-                for p in 0..<kc { bp[p &* sgemmNR &+ j] = 0 }
+        // Storage is [n, k]: a scalar transpose. Going 16 k at a time keeps the
+        // destination lines written (16 × 128 B) in L1; sweeping a whole column
+        // of the 32 KiB panel at once would evict them between columns.
+        var pb = 0
+        while pb < kc {
+            let pn = min(16, kc - pb)
+            let dst = bp + pb * sgemmNR
+            for j in 0..<sgemmNR {
+                if j < nr {
+                    let src = b + (j0 + j) * ldb + p0 + pb
+                    if pn == 16 {
+                        let v = UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self)
+                        for t in 0..<16 { dst[t &* sgemmNR &+ j] = v[t] }
+                    } else {
+                        for t in 0..<pn { dst[t &* sgemmNR &+ j] = src[t] }
+                    }
+                } else {
+                    for t in 0..<pn { dst[t &* sgemmNR &+ j] = 0 }
+                }
             }
+            pb += 16
         }
     }
 }
