@@ -90,6 +90,30 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     let aFloats = mcMax * (transA ? kcMax : sgemmKC), bFloats = kcMax * ncMax
     let scratchBytes = (aFloats + bFloats + sgemmMR * sgemmNR) * 4
 
+    // When the tasks split the rows, every task needs all of op(B): pack it once,
+    // in parallel, into the pool's shared scratch instead of once per task.
+    // Layout [k blocks][column panels][kc][32]: the panel of k block p0 and
+    // column j0 starts at p0·nPad + j0·kc. Capped so lm_head's 25 MiB W (dX) is
+    // still packed per task, block by block, rather than streamed twice.
+    let nPad = colTiles * sgemmNR
+    var sharedB: UnsafeMutablePointer<Float>? = nil
+    if tasks > 1 && splitRows && k * nPad * 4 <= (16 << 20) {
+        let shared = pool.sharedScratch(bytes: k * nPad * 4).assumingMemoryBound(to: Float.self)
+        let kBlocks = (k + sgemmKC - 1) / sgemmKC
+        let units = kBlocks * colTiles
+        let packTasks = min(units, pool.threads * 4)
+        pool.run(packTasks) { t in
+            for u in (t * units / packTasks)..<((t + 1) * units / packTasks) {
+                let p0 = (u / colTiles) * sgemmKC, j0 = (u % colTiles) * sgemmNR
+                let kc = min(sgemmKC, k - p0)
+                sgemmPackB(transB: transB, b: b, ldb: ldb, j0: j0, nr: min(sgemmNR, n - j0), p0: p0, kc: kc,
+                           into: shared + p0 * nPad + j0 * kc)
+            }
+        }
+        sharedB = shared
+    }
+    let prepacked = sharedB.map { UnsafePointer($0) }
+
     let body = { (task: Int, scratch: UnsafeMutablePointer<Float>) in
         var r0 = 0, r1 = m, c0 = 0, c1 = n
         if splitRows {
@@ -99,7 +123,8 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         }
         sgemmBlock(transA: transA, transB: transB, r0: r0, r1: r1, c0: c0, c1: c1, k: k,
                    a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate,
-                   ap: scratch, bp: scratch + aFloats, tile: scratch + aFloats + bFloats)
+                   ap: scratch, bp: scratch + aFloats, tile: scratch + aFloats + bFloats,
+                   prepackedB: prepacked, nPad: nPad)
     }
     if nested {
         // The pool's scratch belongs to the outer job.
@@ -121,8 +146,8 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
 func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, k: Int,
                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                ap: UnsafeMutablePointer<Float>, bp: UnsafeMutablePointer<Float>,
-                tile: UnsafeMutablePointer<Float>) {
+                ap: UnsafeMutablePointer<Float>, bp bpPrivate: UnsafeMutablePointer<Float>,
+                tile: UnsafeMutablePointer<Float>, prepackedB: UnsafePointer<Float>?, nPad: Int) {
     // Equal row blocks of at most sgemmMC rows: 2048 rows make one block rather
     // than a full one plus a sliver that would repack op(B) for little work.
     let blocks = (r1 - r0 + sgemmMC - 1) / sgemmMC
@@ -146,10 +171,16 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
             while jc < c1 {
                 let nc = min(sgemmNC, c1 - jc)
                 let colPanels = (nc + sgemmNR - 1) / sgemmNR
-                for q in 0..<colPanels {
-                    let j0 = jc + q * sgemmNR
-                    sgemmPackB(transB: transB, b: b, ldb: ldb, j0: j0, nr: min(sgemmNR, c1 - j0),
-                               p0: pc, kc: kc, into: bp + q * sgemmNR * kc)
+                let bp: UnsafePointer<Float>
+                if let shared = prepackedB {
+                    bp = shared + pc * nPad + jc * kc
+                } else {
+                    for q in 0..<colPanels {
+                        let j0 = jc + q * sgemmNR
+                        sgemmPackB(transB: transB, b: b, ldb: ldb, j0: j0, nr: min(sgemmNR, c1 - j0),
+                                   p0: pc, kc: kc, into: bpPrivate + q * sgemmNR * kc)
+                    }
+                    bp = UnsafePointer(bpPrivate)
                 }
                 for r in 0..<rowPanels {
                     let i0 = ic + r * sgemmMR
@@ -158,7 +189,7 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
                     for q in 0..<colPanels {
                         let j0 = jc + q * sgemmNR
                         let nr = min(sgemmNR, c1 - j0)
-                        let bpq = UnsafePointer(bp + q * sgemmNR * kc)
+                        let bpq = bp + q * sgemmNR * kc
                         if mr == sgemmMR && nr == sgemmNR {
                             if transA {
                                 sgemmKernel12x32(ap: apr, rowStride: 1, kStride: sgemmMR, bp: bpq, kc: kc,
