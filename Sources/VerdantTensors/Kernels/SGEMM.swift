@@ -6,9 +6,8 @@
 // packed op(A) and issues 24 FMAs: 12 cycles on Cascade Lake's two FMA ports
 // against 14 loads on its two load ports, so FMA issue, not loads, is the limit;
 // 24 independent chains also cover the 4-cycle FMA latency on both ports (8 needed).
-// 24 + 2 operands + 2 broadcast registers stay below the 32 zmm registers, so
-// nothing spills (checked in the disassembly); 14×32 would leave no slack for the
-// compiler's scheduling of broadcasts.
+// 24 + 2 operands + 1 broadcast register leaves room below the 32 zmm registers so
+// nothing spills (14×32 would need 28 + 3 and spills with this compiler).
 //
 // Cache blocking (Cascade Lake per core: 32 KiB L1d, 1 MiB L2; ~36 MiB shared L3):
 // - kc = 256: the kernel's op(A) micro-panel is 12·256·4 = 12 KiB and stays in L1
@@ -100,15 +99,17 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     var sharedB: UnsafeMutablePointer<Float>? = nil
     if tasks > 1 && splitRows && k * nPad * 4 <= (16 << 20) {
         let shared = pool.sharedScratch(bytes: k * nPad * 4).assumingMemoryBound(to: Float.self)
+        // Units of 8 panels (256 columns, 1 KiB per source row) per k block.
         let kBlocks = (k + sgemmKC - 1) / sgemmKC
-        let units = kBlocks * colTiles
+        let groups = (colTiles + 7) / 8
+        let units = kBlocks * groups
         let packTasks = min(units, pool.threads * 4)
         pool.run(packTasks) { t in
             for u in (t * units / packTasks)..<((t + 1) * units / packTasks) {
-                let p0 = (u / colTiles) * sgemmKC, j0 = (u % colTiles) * sgemmNR
+                let p0 = (u / groups) * sgemmKC, j0 = (u % groups) * 8 * sgemmNR
                 let kc = min(sgemmKC, k - p0)
-                sgemmPackB(transB: transB, b: b, ldb: ldb, j0: j0, nr: min(sgemmNR, n - j0), p0: p0, kc: kc,
-                           into: shared + p0 * nPad + j0 * kc)
+                sgemmPackBBlock(transB: transB, b: b, ldb: ldb, j0: j0, cols: min(8 * sgemmNR, n - j0), p0: p0,
+                                kc: kc, into: shared + p0 * nPad + j0 * kc)
             }
         }
         sharedB = shared
@@ -163,11 +164,7 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
             // Later k blocks add to what the first one wrote.
             let add = accumulate || pc > 0
             let aPanel = sgemmMR * (transA ? kc : sgemmKC)
-            for r in 0..<rowPanels {
-                let i0 = ic + r * sgemmMR
-                sgemmPackA(transA: transA, a: a, lda: lda, i0: i0, mr: min(sgemmMR, r1 - i0),
-                           p0: pc, kc: kc, into: ap + r * aPanel)
-            }
+            sgemmPackABlock(transA: transA, a: a, lda: lda, i0: ic, rows: mc, p0: pc, kc: kc, into: ap)
             var jc = c0
             while jc < c1 {
                 let nc = min(sgemmNC, c1 - jc)
@@ -176,11 +173,7 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
                 if let shared = prepackedB {
                     bp = shared + pc * nPad + jc * kc
                 } else {
-                    for q in 0..<colPanels {
-                        let j0 = jc + q * sgemmNR
-                        sgemmPackB(transB: transB, b: b, ldb: ldb, j0: j0, nr: min(sgemmNR, c1 - j0),
-                                   p0: pc, kc: kc, into: bpPrivate + q * sgemmNR * kc)
-                    }
+                    sgemmPackBBlock(transB: transB, b: b, ldb: ldb, j0: jc, cols: nc, p0: pc, kc: kc, into: bpPrivate)
                     bp = UnsafePointer(bpPrivate)
                 }
                 for r in 0..<rowPanels {
@@ -225,6 +218,72 @@ func sgemmBlock(transA: Bool, transB: Bool, r0: Int, r1: Int, c0: Int, c1: Int, 
             pc += sgemmKC
         }
         ic += mcStep
+    }
+}
+
+/// op(A)[i0 ..< i0+rows, p0 ..< p0+kc] as consecutive 12-row micro-panels (layouts
+/// of `sgemmPackA`; panels 12·kc floats apart when transA, else 12·256).
+@inline(__always)
+func sgemmPackABlock(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, rows: Int, p0: Int, kc: Int,
+                     into ap: UnsafeMutablePointer<Float>) {
+    let panels = (rows + sgemmMR - 1) / sgemmMR
+    if transA {
+        // Storage is [k, m]: walk each source row once, front to back, so the
+        // hardware prefetcher streams it; per panel the rows would be touched
+        // 48 bytes at a time, 1–2 KiB apart, a latency-bound pattern.
+        let full = rows / sgemmMR
+        for p in 0..<kc {
+            let src = a + (p0 + p) * lda + i0
+            for r in 0..<full {
+                let s = UnsafeRawPointer(src + r * sgemmMR)
+                let d = UnsafeMutableRawPointer(ap + r * sgemmMR * kc + p * sgemmMR)
+                d.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                d.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), toByteOffset: 32,
+                             as: SIMD4<Float>.self)
+            }
+            if full < panels {
+                let mr = rows - full * sgemmMR
+                let d = ap + full * sgemmMR * kc + p * sgemmMR, s = src + full * sgemmMR
+                for i in 0..<sgemmMR { d[i] = i < mr ? s[i] : 0 }
+            }
+        }
+    } else {
+        for r in 0..<panels {
+            sgemmPackA(transA: false, a: a, lda: lda, i0: i0 + r * sgemmMR, mr: min(sgemmMR, rows - r * sgemmMR),
+                       p0: p0, kc: kc, into: ap + r * sgemmMR * sgemmKC)
+        }
+    }
+}
+
+/// op(B)[p0 ..< p0+kc, j0 ..< j0+cols] as consecutive 32-column micro-panels
+/// (layout of `sgemmPackB`, panels 32·kc floats apart).
+@inline(__always)
+func sgemmPackBBlock(transB: Bool, b: UnsafePointer<Float>, ldb: Int, j0: Int, cols: Int, p0: Int, kc: Int,
+                     into bp: UnsafeMutablePointer<Float>) {
+    let panels = (cols + sgemmNR - 1) / sgemmNR
+    if !transB {
+        // Storage is [k, n]: each source row is read once, front to back (see above).
+        let full = cols / sgemmNR
+        for p in 0..<kc {
+            let src = b + (p0 + p) * ldb + j0
+            for q in 0..<full {
+                let s = UnsafeRawPointer(src + q * sgemmNR)
+                let d = UnsafeMutableRawPointer(bp + q * sgemmNR * kc + p * sgemmNR)
+                d.storeBytes(of: s.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                d.storeBytes(of: s.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64,
+                             as: SIMD16<Float>.self)
+            }
+            if full < panels {
+                let nr = cols - full * sgemmNR
+                let d = bp + full * sgemmNR * kc + p * sgemmNR, s = src + full * sgemmNR
+                for j in 0..<sgemmNR { d[j] = j < nr ? s[j] : 0 }
+            }
+        }
+    } else {
+        for q in 0..<panels {
+            sgemmPackB(transB: true, b: b, ldb: ldb, j0: j0 + q * sgemmNR, nr: min(sgemmNR, cols - q * sgemmNR),
+                       p0: p0, kc: kc, into: bp + q * sgemmNR * kc)
+        }
     }
 }
 
