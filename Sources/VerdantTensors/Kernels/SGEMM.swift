@@ -6,8 +6,9 @@
 // packed op(A) and issues 24 FMAs: 12 cycles on Cascade Lake's two FMA ports
 // against 14 loads on its two load ports, so FMA issue, not loads, is the limit;
 // 24 independent chains also cover the 4-cycle FMA latency on both ports (8 needed).
-// 24 + 2 operands + 1 broadcast register leaves room below the 32 zmm registers so
-// nothing spills (14×32 would need 28 + 3 and spills with this compiler).
+// 24 + 2 operands + 2 broadcast registers stay below the 32 zmm registers, so
+// nothing spills (checked in the disassembly); 14×32 would leave no slack for the
+// compiler's scheduling of broadcasts.
 //
 // Cache blocking (Cascade Lake per core: 32 KiB L1d, 1 MiB L2; ~36 MiB shared L3):
 // - kc = 256: the kernel's op(A) micro-panel is 12·256·4 = 12 KiB and stays in L1
