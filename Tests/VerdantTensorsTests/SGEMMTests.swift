@@ -86,13 +86,13 @@ func sgemmMatchesReferenceOnAwkwardShapes(transA: Bool, transB: Bool) {
     for m in [1, 3, 13, 33] {
         for n in [1, 17, 65] {
             for k in [1, 31, 257] {
-                for pad in [0, 5] {
-                    seed += 1
-                    let t = SGEMMCase(transA: transA, transB: transB, m: m, n: n, k: k, pad: pad, seed: seed)
-                    for accumulate in [false, true] {
-                        let e = t.error(t.run(accumulate: accumulate, pool: pool), accumulate: accumulate)
-                        #expect(e < 1e-5, "m \(m) n \(n) k \(k) pad \(pad) accumulate \(accumulate): relative error \(e)")
-                    }
+                // Padded strides on every other shape keeps the debug-mode run short.
+                seed += 1
+                let pad = seed % 2 == 0 ? 5 : 0
+                let t = SGEMMCase(transA: transA, transB: transB, m: m, n: n, k: k, pad: pad, seed: seed)
+                for accumulate in [false, true] {
+                    let e = t.error(t.run(accumulate: accumulate, pool: pool), accumulate: accumulate)
+                    #expect(e < 1e-5, "m \(m) n \(n) k \(k) pad \(pad) accumulate \(accumulate): relative error \(e)")
                 }
             }
         }
@@ -105,7 +105,7 @@ func sgemmCrossesEveryBlockBoundary(transA: Bool, transB: Bool) {
     // third are large enough (≥ 2^18 multiply-adds) to be split over the pool's
     // threads, the second by columns, the others by rows.
     let pool = ThreadPool(threads: 2)
-    for (m, n, k) in [(97, 70, 40), (9, 600, 50), (1000, 3, 2), (70, 33, 300)] {
+    for (m, n, k) in [(97, 70, 40), (9, 600, 50), (1000, 3, 2), (61, 20, 300)] {
         let t = SGEMMCase(transA: transA, transB: transB, m: m, n: n, k: k, pad: 3, seed: UInt64(m * n + k))
         for accumulate in [false, true] {
             let e = t.error(t.run(accumulate: accumulate, pool: pool), accumulate: accumulate)
