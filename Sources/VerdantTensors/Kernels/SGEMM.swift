@@ -77,6 +77,11 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         let tile = splitRows ? sgemmMR : sgemmNR
         tasks = min(units, units / (pool.threads * 2) * tile >= 256 ? pool.threads * 2 : pool.threads)
     }
+    // Packed op(B) is shared between tasks up to this size (see below); beyond
+    // it each task packs its own, so use only one task per thread.
+    let nPad = colTiles * sgemmNR
+    let shareB = splitRows && k * nPad * 4 <= (32 << 20)
+    if tasks > 1 && splitRows && !shareB { tasks = min(tasks, pool.threads) }
     let unitsPerTask = ((splitRows ? rowTiles : colTiles) + tasks - 1) / tasks
     tasks = ((splitRows ? rowTiles : colTiles) + unitsPerTask - 1) / unitsPerTask
 
@@ -94,11 +99,12 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     // When the tasks split the rows, every task needs all of op(B): pack it once,
     // in parallel, into the pool's shared scratch instead of once per task.
     // Layout [k blocks][column panels][kc][32]: the panel of k block p0 and
-    // column j0 starts at p0·nPad + j0·kc. Capped so lm_head's 25 MiB W (dX) is
-    // still packed per task, block by block, rather than streamed twice.
-    let nPad = colTiles * sgemmNR
+    // column j0 starts at p0·nPad + j0·kc. Up to 32 MiB, which covers lm_head's
+    // W (16384 × 384, 24 MiB) in dX = dY·W: packed per task it would be read
+    // from DRAM and repacked once per task. Beyond the cap, only one task per
+    // thread, so op(B) is packed as few times as possible.
     var sharedB: UnsafeMutablePointer<Float>? = nil
-    if tasks > 1 && splitRows && k * nPad * 4 <= (16 << 20) {
+    if tasks > 1 && shareB {
         let shared = pool.sharedScratch(bytes: k * nPad * 4).assumingMemoryBound(to: Float.self)
         // Units of 8 panels (256 columns, 1 KiB per source row) per k block.
         let kBlocks = (k + sgemmKC - 1) / sgemmKC
