@@ -34,11 +34,22 @@ struct KernelBenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
+    @Flag(help: "Instead: f32 training GEMM (sgemm) on pycoder-llama-19m's linears, forward and both backward products.")
+    var sgemm = false
+
+    @Option(help: "Tokens per training batch for --sgemm.")
+    var tokens: Int = 2048
+
+    @Option(help: "Timed runs per product for --sgemm (the median is reported).")
+    var runs: Int = 7
+
     func validate() throws {
         if let t = threads, !(1...1024).contains(t) { throw ValidationError("--threads must be between 1 and 1024") }
         guard (64...65536).contains(bufferMib) else { throw ValidationError("--buffer-mib must be between 64 and 65536") }
         guard (2...8192).contains(prefillRows) else { throw ValidationError("--prefill-rows must be between 2 and 8192") }
         guard WeightFormat(name: format) != nil else { throw ValidationError("unknown --format '\(format)'") }
+        guard (1...65536).contains(tokens) else { throw ValidationError("--tokens must be between 1 and 65536") }
+        guard (1...1000).contains(runs) else { throw ValidationError("--runs must be between 1 and 1000") }
     }
 
     struct Shape: Encodable {
@@ -69,6 +80,10 @@ struct KernelBenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if sgemm {
+            try runSGEMM()
+            return
+        }
         let cpu = CPUInfo.current
         let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let pool = ThreadPool(threads: n)
@@ -321,4 +336,123 @@ private func prefillSpeed(_ format: WeightFormat, out: Int, cols: Int, rows: Int
         }
     }
     return (best, 2 * Double(rows) * Double(out) * Double(cols) / best / 1e9)
+}
+
+// MARK: - Training GEMM (--sgemm)
+
+extension KernelBenchCommand {
+    struct SGEMMProduct: Encodable {
+        var layer: String
+        var product: String      // "forward", "dX" or "dW"
+        var transA: Bool
+        var transB: Bool
+        var accumulate: Bool
+        var m: Int
+        var n: Int
+        var k: Int
+        var median_ms: Double
+        var gflops: Double
+        var fraction_of_peak: Double
+    }
+
+    struct SGEMMOutput: Encodable {
+        var cpu: String
+        var threads: Int
+        var tokens: Int
+        var runs: Int
+        var peak_gflops: Double
+        var peak_gflops_per_thread: Double
+        var implied_clock_ghz: Double
+        var products: [SGEMMProduct]
+    }
+
+    /// pycoder-llama-19m (../shared/models/pycoder-llama-19m/config.json): hidden 384, 6 query heads and
+    /// 2 key/value heads of 64, intermediate 1024, vocab 16384 with the embedding tied as lm_head.
+    /// (name, out features, in features); layers with equal shapes are measured once.
+    static let pycoderLinears: [(String, Int, Int)] = [
+        ("q_proj/o_proj", 384, 384), ("k_proj/v_proj", 128, 384), ("gate_proj/up_proj", 1024, 384),
+        ("down_proj", 384, 1024), ("lm_head", 16384, 384),
+    ]
+
+    /// For a linear y = x·Wᵀ with x [T, in], W [out, in] (row-major, as stored):
+    /// forward  Y[T, out]  = X · Wᵀ        (transB)
+    /// dX       dX[T, in]  = dY · W        (no transposes)
+    /// dW       dW[out, in] += dYᵀ · X     (transA, accumulate)
+    func runSGEMM() throws {
+        let cpu = CPUInfo.current
+        let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let pool = ThreadPool(threads: n)
+        let peak1 = peakFMA(pool: ThreadPool(threads: 1))
+        let peakN = peakFMA(pool: pool)
+        let t = tokens
+        var products: [SGEMMProduct] = []
+        for (layer, out, inF) in Self.pycoderLinears {
+            // x [T, in], w [out, in], dy [T, out], y [T, out], dx [T, in], dw [out, in]
+            let x = benchValues(t * inF, seed: 1), w = benchValues(out * inF, seed: 2)
+            let dy = benchValues(t * out, seed: 3)
+            let y = UnsafeMutablePointer<Float>.allocate(capacity: t * out)
+            let dx = UnsafeMutablePointer<Float>.allocate(capacity: t * inF)
+            let dw = UnsafeMutablePointer<Float>.allocate(capacity: out * inF)
+            dw.initialize(repeating: 0, count: out * inF)
+            defer {
+                for p in [x, w, dy] { UnsafeMutableRawPointer(p).deallocate() }
+                y.deallocate(); dx.deallocate(); dw.deallocate()
+            }
+            let cases: [(String, Bool, Bool, Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int,
+                         UnsafeMutablePointer<Float>, Int, Bool)] = [
+                ("forward", false, true, t, out, inF, UnsafePointer(x), inF, UnsafePointer(w), inF, y, out, false),
+                ("dX", false, false, t, inF, out, UnsafePointer(dy), out, UnsafePointer(w), inF, dx, inF, false),
+                ("dW", true, false, out, inF, t, UnsafePointer(dy), out, UnsafePointer(x), inF, dw, inF, true),
+            ]
+            for (product, ta, tb, m, nn, k, a, lda, b, ldb, c, ldc, acc) in cases {
+                var samples: [Double] = []
+                for r in 0...runs {
+                    let start = now()
+                    VerdantTensors.sgemm(transA: ta, transB: tb, m: m, n: nn, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                                         c: c, ldc: ldc, accumulate: acc, pool: pool)
+                    // Run 0 is the warm-up (page faults, scratch allocation).
+                    if r > 0 { samples.append(now() - start) }
+                }
+                let median = samples.sorted()[samples.count / 2]
+                let gflops = 2 * Double(m) * Double(nn) * Double(k) / median / 1e9
+                products.append(SGEMMProduct(layer: layer, product: product, transA: ta, transB: tb, accumulate: acc,
+                                             m: m, n: nn, k: k, median_ms: median * 1e3, gflops: gflops,
+                                             fraction_of_peak: gflops / peakN))
+            }
+        }
+        // Peak = cores × 2 FMA ports × 16 lanes × 2 flops × clock, so the measured
+        // single-thread FMA rate over 64 flops/cycle is the clock the FMA units ran at.
+        let out = SGEMMOutput(cpu: cpu.modelName, threads: n, tokens: t, runs: runs, peak_gflops: peakN,
+                              peak_gflops_per_thread: peak1, implied_clock_ghz: peak1 / 64, products: products)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+            return
+        }
+        print("cpu       \(cpu.modelName), \(cpu.logicalCores) logical cores, \(n) threads")
+        print(String(format: "peak f32 FMA %.1f GFLOP/s (1 thread %.1f = 64 flops/cycle × %.2f GHz)",
+                     peakN, peak1, peak1 / 64))
+        print("sgemm, \(t) tokens, median of \(runs) runs")
+        print("layer              product  tA tB acc      m      n      k        ms  GFLOP/s  ×peak")
+        for p in products {
+            var line = p.layer.padding(toLength: 18, withPad: " ", startingAt: 0) + " "
+            line += p.product.padding(toLength: 8, withPad: " ", startingAt: 0)
+            line += " " + (p.transA ? " T" : " N") + " " + (p.transB ? " T" : " N") + " " + (p.accumulate ? " +=" : "  =")
+            line += String(format: " %6d %6d %6d %9.2f %8.1f %6.2f", p.m, p.n, p.k, p.median_ms, p.gflops,
+                           p.fraction_of_peak)
+            print(line)
+        }
+    }
+}
+
+/// count floats in [-1, 1), 64-byte aligned; the caller deallocates.
+private func benchValues(_ count: Int, seed: UInt64) -> UnsafeMutablePointer<Float> {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+    var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    for i in 0..<count {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27
+        p[i] = Float((s &* 2685821657736338717) >> 40) / Float(1 << 23) - 1
+    }
+    return p
 }
