@@ -2,7 +2,7 @@
 """Pruning quality vs parameters removed on pycoder-llama-19m (issue 6 measurement).
 
     swift build -c release
-    python3 scripts/bench_pruning.py [--out bench-out/pruning] [--only NAME ...] [--tasks-limit N]
+    python3 scripts/bench_pruning.py [--out bench-out/pruning] [--only NAME ...] [--tasks-limit N] [--report-only]
 
 Plain Python 3 (no third-party packages): it drives the release binaries.
 
@@ -324,6 +324,8 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--keep-models", action="store_true")
     ap.add_argument("--redo", action="store_true", help="ignore cached results")
+    ap.add_argument("--report-only", action="store_true",
+                    help="measure nothing: table and plots from the cached results (missing configurations left out)")
     opts = ap.parse_args()
     data_dir = os.path.join(opts.out, "data")
     os.makedirs(os.path.join(opts.out, "results"), exist_ok=True)
@@ -339,6 +341,8 @@ def main():
     results = []
     for name in names:
         r = cached(name) if name != "base" or base else None
+        if r is None and opts.report_only:
+            continue
         if r is None:
             t = time.time()
             r = measure(name, CONFIGS[name][1], opts, data_dir, base["ppl_tokens"] if base else None)
