@@ -176,7 +176,7 @@ def measure(name, args, opts, data_dir, base_tokens):
 # ---------------------------------------------------------------- output
 
 SERIES = [
-    ("layers bi", "#1b9e77", "circle"), ("layers kl", "#0b5e45", "diamond"),
+    ("layers bi", "#1b9e77", "ring"), ("layers kl", "#0b5e45", "diamond"),
     ("layers last (baseline)", "#1b9e77", "cross"),
     ("ffn activation uniform", "#d95f02", "circle"), ("ffn activation global", "#8a3a00", "diamond"),
     ("ffn random (baseline)", "#d95f02", "cross"),
@@ -229,6 +229,8 @@ def svg_plot(results, value, label, reference, path, higher_is_better=True):
     def marker(x, y, shape, color):
         if shape == "circle":
             return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{color}"/>'
+        if shape == "ring":  # stays visible around another series' marker at the same point
+            return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="none" stroke="{color}" stroke-width="1.5"/>'
         if shape == "diamond":
             return f'<path d="M{x:.1f} {y - 5:.1f} L{x + 5:.1f} {y:.1f} L{x:.1f} {y + 5:.1f} L{x - 5:.1f} {y:.1f} Z" fill="{color}"/>'
         if shape == "square":
@@ -253,7 +255,11 @@ def svg_plot(results, value, label, reference, path, higher_is_better=True):
         for a, b, name in pts:
             out.append(marker(X(a), Y(b), shape, color))
             if method == "combination":
-                out.append(f'<text x="{X(a) + 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9">{name}</text>')
+                # Labels that would run past the plot area go on the marker's left.
+                if X(a) + 6 + 5 * len(name) > left + pw:
+                    out.append(f'<text x="{X(a) - 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9" text-anchor="end">{name}</text>')
+                else:
+                    out.append(f'<text x="{X(a) + 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9">{name}</text>')
         ly = top + 12 + 18 * legend
         legend += 1
         out.append(marker(left + pw + 20, ly - 4, shape, color))
