@@ -103,23 +103,39 @@ def package(path):
     return parts[1] if parts[0] == "site-packages" else parts[0] + "/" + parts[1]
 
 
+class AtomicWrite:
+    """A file written to PATH.tmp and renamed over PATH on close, so a run started in parallel
+    never reads a half-written data file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path + ".tmp", "w")
+
+    def __enter__(self):
+        return self.f
+
+    def __exit__(self, *exc):
+        self.f.close()
+        os.replace(self.path + ".tmp", self.path)
+
+
 def prepare_data(data_dir):
     os.makedirs(data_dir, exist_ok=True)
     docs = [json.loads(l) for l in open(os.path.join(SHARED, "data", "code-dev.jsonl"))]
     cal = [d for d in docs if package(d["path"]) in CALIBRATION_PACKAGES]
     ev = [d for d in docs if package(d["path"]) not in CALIBRATION_PACKAGES]
-    with open(os.path.join(data_dir, "calib.jsonl"), "w") as f:
+    with AtomicWrite(os.path.join(data_dir, "calib.jsonl")) as f:
         for d in cal:
             f.write(json.dumps(d) + "\n")
     total = 0
-    with open(os.path.join(data_dir, "eval-ppl.jsonl"), "w") as f:
+    with AtomicWrite(os.path.join(data_dir, "eval-ppl.jsonl")) as f:
         for d in ev:
             if total >= PPL_CHARS:
                 break
             f.write(json.dumps(d) + "\n")
             total += len(d["text"])
     n = 0
-    with open(os.path.join(data_dir, "lc-eval.jsonl"), "w") as f:
+    with AtomicWrite(os.path.join(data_dir, "lc-eval.jsonl")) as f:
         for line in open(os.path.join(SHARED, "data", "line-completion-dev.jsonl")):
             if package(json.loads(line)["path"]) not in CALIBRATION_PACKAGES:
                 f.write(line)
