@@ -18,8 +18,11 @@ Per configuration: `verdant prune` (8192 calibration tokens in 512-token sequenc
   - line-completion ES / EM with `verdant eval --task line-completion` (the project protocol:
     context left-truncated to 448 tokens, greedy to the first newline or 64 tokens); the
     predictions go to OUT/results/NAME.predictions.jsonl (paired comparisons between configurations).
-Results are cached per configuration in OUT/results/NAME.json; the table (markdown) and the plot
-(SVG) are written to OUT/table.md and OUT/pruning.svg (copy the SVG to docs/pruning.svg).
+Random baselines run at seeds 0, 1 and 2 (NAME, NAME-s1, NAME-s2); the summary table and the plots
+use their mean. Results are cached per configuration in OUT/results/NAME.json; the table (markdown:
+a summary with "ES vs naive baseline", then every run) and the plots (SVG) are written to
+OUT/table.md, OUT/pruning.svg and OUT/pruning-ppl.svg (copied to docs/ for BENCHMARKS.md).
+--report-only rebuilds them from the cache without measuring anything.
 """
 
 import argparse
