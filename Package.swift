@@ -69,11 +69,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
-        // Benchmark-only: line-completion ES for scripts/bench_pruning.py.
-        .executableTarget(
-            name: "VerdantLineCompletionBench",
-            dependencies: ["VerdantModels", "VerdantTensors", "VerdantTokenizer"],
-            swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTensorsTests", dependencies: ["VerdantTensors"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantTokenizerTests", dependencies: ["VerdantTokenizer"],

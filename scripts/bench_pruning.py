@@ -2,7 +2,7 @@
 """Pruning quality vs parameters removed on pycoder-llama-19m (issue 6 measurement).
 
     swift build -c release
-    python3 scripts/bench_pruning.py [--out bench-out/pruning] [--only NAME ...] [--tasks-limit N]
+    python3 scripts/bench_pruning.py [--out bench-out/pruning] [--only NAME ...] [--tasks-limit N] [--report-only]
 
 Plain Python 3 (no third-party packages): it drives the release binaries.
 
@@ -15,10 +15,14 @@ Per configuration: `verdant prune` (8192 calibration tokens in 512-token sequenc
   - perplexity with `verdant perplexity --context 512` on the evaluation text. A vocabulary-pruned
     model tokenizes that text into more tokens, so every perplexity here is normalized to the
     unpruned tokenization: exp(total NLL / tokens the unpruned model predicts on the same text);
-  - line-completion ES / EM with the benchmark-only `VerdantLineCompletionBench` (context
-    left-truncated to 448 tokens, greedy to the first newline or 64 tokens).
-Results are cached per configuration in OUT/results/NAME.json; the table (markdown) and the plot
-(SVG) are written to OUT/table.md and OUT/pruning.svg (copy the SVG to docs/pruning.svg).
+  - line-completion ES / EM with `verdant eval --task line-completion` (the project protocol:
+    context left-truncated to 448 tokens, greedy to the first newline or 64 tokens); the
+    predictions go to OUT/results/NAME.predictions.jsonl (paired comparisons between configurations).
+Random baselines run at seeds 0, 1 and 2 (NAME, NAME-s1, NAME-s2); the summary table and the plots
+use their mean. Results are cached per configuration in OUT/results/NAME.json; the table (markdown:
+a summary with "ES vs naive baseline", then every run) and the plots (SVG) are written to
+OUT/table.md, OUT/pruning.svg and OUT/pruning-ppl.svg (copied to docs/ for BENCHMARKS.md).
+--report-only rebuilds them from the cache without measuring anything.
 """
 
 import argparse
@@ -57,6 +61,7 @@ CONFIGS = {
     "ffn-global-0.5": ("ffn activation global", ["--ffn-ratio", "0.5", "--ffn-allocation", "global"]),
     "ffn-random-0.125": ("ffn random (baseline)", ["--ffn-ratio", "0.125", "--ffn-criterion", "random"]),
     "ffn-random-0.25": ("ffn random (baseline)", ["--ffn-ratio", "0.25", "--ffn-criterion", "random"]),
+    "ffn-random-0.375": ("ffn random (baseline)", ["--ffn-ratio", "0.375", "--ffn-criterion", "random"]),
     "ffn-random-0.5": ("ffn random (baseline)", ["--ffn-ratio", "0.5", "--ffn-criterion", "random"]),
     # attention: pycoder has 2 KV groups of 3 query heads. kv-group 0.5 = one group per layer;
     # query-head 1/3 (2/3) = one (two) query heads of each group.
@@ -79,10 +84,42 @@ CONFIGS = {
                                  "--heads-ratio", "0.34", "--heads-unit", "query-head", "--ffn-ratio", "0.25"]),
 }
 
+# Random baselines: seed 0 (above) plus these seeds; the summary averages them.
+EXTRA_SEEDS = [1, 2]
+for _name, (_method, _args) in list(CONFIGS.items()):
+    if _args and "random" in _args:
+        for _seed in EXTRA_SEEDS:
+            CONFIGS[f"{_name}-s{_seed}"] = (_method, _args + ["--seed", str(_seed)])
+
+# Each importance-based method and the naive baseline it is compared with (at the same
+# fraction of parameters removed).
+BASELINE = {
+    "layers bi": "layers last (baseline)", "layers kl": "layers last (baseline)", "layers ppl": "layers last (baseline)",
+    "ffn activation uniform": "ffn random (baseline)", "ffn activation global": "ffn random (baseline)",
+    "heads kv-group activation": "heads kv-group random (baseline)",
+    "heads query activation": "heads query random (baseline)",
+}
+
 
 def package(path):
     parts = path.split("/")
     return parts[1] if parts[0] == "site-packages" else parts[0] + "/" + parts[1]
+
+
+class AtomicWrite:
+    """A file written to PATH.tmp and renamed over PATH on close, so a run started in parallel
+    never reads a half-written data file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path + ".tmp", "w")
+
+    def __enter__(self):
+        return self.f
+
+    def __exit__(self, *exc):
+        self.f.close()
+        os.replace(self.path + ".tmp", self.path)
 
 
 def prepare_data(data_dir):
@@ -90,18 +127,18 @@ def prepare_data(data_dir):
     docs = [json.loads(l) for l in open(os.path.join(SHARED, "data", "code-dev.jsonl"))]
     cal = [d for d in docs if package(d["path"]) in CALIBRATION_PACKAGES]
     ev = [d for d in docs if package(d["path"]) not in CALIBRATION_PACKAGES]
-    with open(os.path.join(data_dir, "calib.jsonl"), "w") as f:
+    with AtomicWrite(os.path.join(data_dir, "calib.jsonl")) as f:
         for d in cal:
             f.write(json.dumps(d) + "\n")
     total = 0
-    with open(os.path.join(data_dir, "eval-ppl.jsonl"), "w") as f:
+    with AtomicWrite(os.path.join(data_dir, "eval-ppl.jsonl")) as f:
         for d in ev:
             if total >= PPL_CHARS:
                 break
             f.write(json.dumps(d) + "\n")
             total += len(d["text"])
     n = 0
-    with open(os.path.join(data_dir, "lc-eval.jsonl"), "w") as f:
+    with AtomicWrite(os.path.join(data_dir, "lc-eval.jsonl")) as f:
         for line in open(os.path.join(SHARED, "data", "line-completion-dev.jsonl")):
             if package(json.loads(line)["path"]) not in CALIBRATION_PACKAGES:
                 f.write(line)
@@ -142,13 +179,14 @@ def measure(name, args, opts, data_dir, base_tokens):
     result.update(ppl_tokens=ppl["tokens"], nll=nll)
     if base_tokens is not None:
         result["ppl"] = math.exp(nll / base_tokens)
-    lc_json = os.path.join(opts.out, "results", name + ".lc.json")
-    cmd = [opts.bench, model_dir, os.path.join(data_dir, "lc-eval.jsonl"), "--threads", str(opts.threads), "--json", lc_json]
+    predictions = os.path.join(opts.out, "results", name + ".predictions.jsonl")
+    cmd = [opts.verdant, "eval", model_dir, "--task", "line-completion", "--data", os.path.join(data_dir, "lc-eval.jsonl"),
+           "--threads", str(opts.threads), "--predictions", predictions, "--json"]
     if opts.tasks_limit:
         cmd += ["--limit", str(opts.tasks_limit)]
-    run(cmd)
-    lc = json.load(open(lc_json))
-    result.update(es=lc["es"], em=lc["em"], tasks=lc["tasks"], lc_seconds=lc["seconds"])
+    t = time.time()
+    lc = json.loads(run(cmd).stdout)
+    result.update(es=lc["es"], em=lc["em"], tasks=lc["n"], lc_seconds=time.time() - t)
     if prune_args is not None and not opts.keep_models:
         shutil.rmtree(model_dir, ignore_errors=True)
     return result
@@ -157,7 +195,7 @@ def measure(name, args, opts, data_dir, base_tokens):
 # ---------------------------------------------------------------- output
 
 SERIES = [
-    ("layers bi", "#1b9e77", "circle"), ("layers kl", "#0b5e45", "diamond"),
+    ("layers bi", "#1b9e77", "ring"), ("layers kl", "#0b5e45", "diamond"),
     ("layers last (baseline)", "#1b9e77", "cross"),
     ("ffn activation uniform", "#d95f02", "circle"), ("ffn activation global", "#8a3a00", "diamond"),
     ("ffn random (baseline)", "#d95f02", "cross"),
@@ -210,6 +248,8 @@ def svg_plot(results, value, label, reference, path, higher_is_better=True):
     def marker(x, y, shape, color):
         if shape == "circle":
             return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{color}"/>'
+        if shape == "ring":  # stays visible around another series' marker at the same point
+            return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="none" stroke="{color}" stroke-width="1.5"/>'
         if shape == "diamond":
             return f'<path d="M{x:.1f} {y - 5:.1f} L{x + 5:.1f} {y:.1f} L{x:.1f} {y + 5:.1f} L{x - 5:.1f} {y:.1f} Z" fill="{color}"/>'
         if shape == "square":
@@ -234,7 +274,11 @@ def svg_plot(results, value, label, reference, path, higher_is_better=True):
         for a, b, name in pts:
             out.append(marker(X(a), Y(b), shape, color))
             if method == "combination":
-                out.append(f'<text x="{X(a) + 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9">{name}</text>')
+                # Labels that would run past the plot area go on the marker's left.
+                if X(a) + 6 + 5 * len(name) > left + pw:
+                    out.append(f'<text x="{X(a) - 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9" text-anchor="end">{name}</text>')
+                else:
+                    out.append(f'<text x="{X(a) + 6:.1f}" y="{Y(b) + 4:.1f}" font-size="9">{name}</text>')
         ly = top + 12 + 18 * legend
         legend += 1
         out.append(marker(left + pw + 20, ly - 4, shape, color))
@@ -244,6 +288,44 @@ def svg_plot(results, value, label, reference, path, higher_is_better=True):
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def summarize(results):
+    """One point per configuration; a random baseline's seeds are averaged (min and max kept)."""
+    groups = {}
+    for r in results:
+        key = r["name"].rsplit("-s", 1)[0] if r["name"].rsplit("-s", 1)[-1].isdigit() else r["name"]
+        groups.setdefault(key, []).append(r)
+    points = []
+    for key, rs in groups.items():
+        p = dict(rs[0], name=key, seeds=len(rs))
+        for field in ("es", "em", "ppl", "nll"):
+            p[field] = sum(r[field] for r in rs) / len(rs)
+        p["es_range"] = (min(r["es"] for r in rs), max(r["es"] for r in rs))
+        points.append(p)
+    return points
+
+
+def baseline_of(p, points):
+    method = BASELINE.get(p["method"])
+    if method is None:
+        return None
+    return next((q for q in points if q["method"] == method
+                 and abs(effective_removed(q) - effective_removed(p)) < 0.005), None)
+
+
+def summary_table(points, base_es):
+    rows = ["| configuration | method | params removed | perplexity (eval) | ES | EM | ES % of unpruned | ES vs naive baseline |",
+            "|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        es = f"{p['es']:.2f}"
+        if p["seeds"] > 1:
+            es += f" (mean of {p['seeds']} seeds, {p['es_range'][0]:.2f}–{p['es_range'][1]:.2f})"
+        b = baseline_of(p, points)
+        vs = f"{p['es'] - b['es']:+.2f} vs `{b['name']}`" if b else ""
+        rows.append(f"| `{p['name']}` | {p['method']} | {100 * effective_removed(p):.1f}% | {p['ppl']:.2f} | {es} | "
+                    f"{p['em']:.2f} | {100 * p['es'] / base_es:.1f}% | {vs} |")
+    return "\n".join(rows) + "\n"
 
 
 def table(results, base_es):
@@ -260,7 +342,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=os.path.join(SHARED, "models", "pycoder-llama-19m"))
     ap.add_argument("--verdant", default=os.path.join(ROOT, ".build", "release", "verdant"))
-    ap.add_argument("--bench", default=os.path.join(ROOT, ".build", "release", "VerdantLineCompletionBench"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-out", "pruning"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--calibration-tokens", type=int, default=8192)
@@ -268,6 +349,8 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--keep-models", action="store_true")
     ap.add_argument("--redo", action="store_true", help="ignore cached results")
+    ap.add_argument("--report-only", action="store_true",
+                    help="measure nothing: table and plots from the cached results (missing configurations left out)")
     opts = ap.parse_args()
     data_dir = os.path.join(opts.out, "data")
     os.makedirs(os.path.join(opts.out, "results"), exist_ok=True)
@@ -283,6 +366,8 @@ def main():
     results = []
     for name in names:
         r = cached(name) if name != "base" or base else None
+        if r is None and opts.report_only:
+            continue
         if r is None:
             t = time.time()
             r = measure(name, CONFIGS[name][1], opts, data_dir, base["ppl_tokens"] if base else None)
@@ -294,13 +379,14 @@ def main():
                   f"EM {r['em']:.2f}  ({time.time() - t:.0f} s)", flush=True)
         results.append(r)
     base_es = base["es"]
+    points = summarize(results)
     with open(os.path.join(opts.out, "table.md"), "w") as f:
-        f.write(table(results, base_es))
-    svg_plot(results, lambda r: 100 * r["es"] / base_es, "line-completion ES (% of unpruned)",
+        f.write(summary_table(points, base_es) + "\nEvery run (random baselines per seed):\n\n" + table(results, base_es))
+    svg_plot(points, lambda r: 100 * r["es"] / base_es, "line-completion ES (% of unpruned)",
              (97, "97% of unpruned ES"), os.path.join(opts.out, "pruning.svg"))
-    svg_plot(results, lambda r: r["ppl"], "perplexity on held-out packages (unpruned tokenization)",
+    svg_plot(points, lambda r: r["ppl"], "perplexity on held-out packages (unpruned tokenization)",
              None, os.path.join(opts.out, "pruning-ppl.svg"))
-    print(table(results, base_es))
+    print(summary_table(points, base_es))
 
 
 if __name__ == "__main__":
