@@ -351,7 +351,7 @@ extension CheckpointError {
         let f = try SafetensorsFile(url: url)
         let elapsed = ContinuousClock.now - start
         #expect(f.tensors.count == n)
-        #expect(elapsed < .seconds(20), "parsing took \(elapsed)")
+        // Speed is reported, not asserted: a wall-clock bound fails on a loaded machine.
         print("150k-tensor header (\(f.dataOffset) bytes) parsed in \(elapsed)")
     }
 }
