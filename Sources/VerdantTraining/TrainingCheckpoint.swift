@@ -26,11 +26,14 @@ public enum TrainingCheckpoint {
     }
 
     /// The model's tensors in checkpoint layout; each in `dtype`, or its source dtype when nil.
+    /// LoRA adapters are merged into their base weights (W + (α/r)·B·A), so the
+    /// result is a plain checkpoint every loader reads; the adapters themselves
+    /// are kept in optimizer.safetensors (master weights) for resuming.
     public static func modelWriter(_ store: ParameterStore, dtype: DType? = nil) throws -> SafetensorsWriter {
         var w = SafetensorsWriter(metadata: ["format": "pt"])
-        for p in store.parameters {
+        for p in store.parameters where !store.isAdapterTensor(p.name) {
             let target = dtype ?? p.sourceDType
-            let values = store.checkpointValues(p.name) ?? []
+            let values = store.mergedCheckpointValues(p.name) ?? []
             switch target {
             case .bf16, .f16:
                 try w.add(p.name, dtype: target, shape: p.shape) { out in

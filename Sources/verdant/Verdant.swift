@@ -21,6 +21,7 @@ struct Verdant: AsyncParsableCommand {
             CompareCommand.self,
             PruneCommand.self,
             FinetuneCommand.self,
+            MergeAdapterCommand.self,
         ]
     )
 }
