@@ -23,6 +23,13 @@ public enum TrainingCheckpoint {
         /// Hex: JSON numbers cannot carry 64 bits exactly.
         var rngState: [String]
         var options: TrainingOptions
+        /// LoRA adapters as "base weight: rank r, scale s" (absent for full fine-tuning and in
+        /// older checkpoints): a resume must put the same adapters on the same weights.
+        var lora: [String]?
+    }
+
+    static func loraSummary(_ store: ParameterStore) -> [String] {
+        store.adapters.values.map { "\($0.base): rank \($0.rank), scale \($0.scale)" }.sorted()
     }
 
     /// The model's tensors in checkpoint layout; each in `dtype`, or its source dtype when nil.
@@ -65,7 +72,8 @@ public enum TrainingCheckpoint {
         }
         let state = State(step: trainer.step, tokensSeen: trainer.tokensSeen, adamStep: trainer.optimizer.step,
                           dataPosition: trainer.data.position,
-                          rngState: trainer.rng.state.map { String($0, radix: 16) }, options: trainer.options)
+                          rngState: trainer.rng.state.map { String($0, radix: 16) }, options: trainer.options,
+                          lora: trainer.store.adapters.isEmpty ? nil : loraSummary(trainer.store))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let stateData = try encoder.encode(state)
@@ -90,6 +98,11 @@ public enum TrainingCheckpoint {
             throw TrainingError.checkpoint("\(directory) was trained with context \(s.context), \(s.sequences) sequences × "
                 + "\(s.accumulate) accumulation, seed \(s.seed); this run asks for context \(o.context), "
                 + "\(o.sequences) × \(o.accumulate), seed \(o.seed)")
+        }
+        let lora = trainer.store.adapters.isEmpty ? nil : loraSummary(trainer.store)
+        guard state.lora == lora else {
+            throw TrainingError.checkpoint("\(directory) was trained with LoRA adapters \(state.lora ?? ["none"]); "
+                + "this run has \(lora ?? ["none"]) (same --full / --lora-rank / --lora-alpha / --targets as the run that saved it)")
         }
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: (directory as NSString).appendingPathComponent(optimizerFile)) } catch {

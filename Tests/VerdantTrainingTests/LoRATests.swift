@@ -43,9 +43,9 @@ final class LogitsRecorder: TokenLoss {
 }
 
 /// A fixture with fresh adapters (B = 0) trained on a random token stream.
-func makeLoRATrainer(_ fixture: String, steps: Int = 4) throws -> Trainer {
+func makeLoRATrainer(_ fixture: String, steps: Int = 4, alpha: Float = 4) throws -> Trainer {
     let base = try ParameterStore(directory: TrainingFixtures.root.appendingPathComponent(fixture).path)
-    let store = try ParameterStore(base: base, rank: 2, alpha: 4, targets: [.q, .v, .o, .up], seed: 7)
+    let store = try ParameterStore(base: base, rank: 2, alpha: alpha, targets: [.q, .v, .o, .up], seed: 7)
     var rng = RandomSource(seed: 3)
     let tokens = (0..<600).map { _ in Int32(rng.next() % UInt64(store.config.vocabSize)) }
     let options = try TrainingOptions(
@@ -159,6 +159,13 @@ func makeLoRATrainer(_ fixture: String, steps: Int = 4) throws -> Trainer {
         for _ in 0..<2 { resumedLosses.append(try resumed.trainStep().loss) }
         #expect(resumedLosses == Array(losses[2...]))
         #expect(values(resumed) == values(straight), "resumed LoRA parameters differ from the uninterrupted run")
+        // Another α, or no adapters at all, cannot resume from it.
+        #expect(throws: TrainingError.self) {
+            try TrainingCheckpoint.restore(try makeLoRATrainer(fixture, alpha: 8), from: TrainingCheckpoint.directory(root: root, step: 2))
+        }
+        #expect(throws: TrainingError.self) {
+            try TrainingCheckpoint.restore(try makeTrainer(fixture), from: TrainingCheckpoint.directory(root: root, step: 2))
+        }
         // The checkpoint's model is the merged one.
         let saved = try ParameterStore(directory: TrainingCheckpoint.directory(root: root, step: 2))
         #expect(saved.parameters.count == base.parameters.count)
