@@ -122,5 +122,71 @@ def main():
           600, "gpt_bigcode without multi-query: c_attn rows interleaved per head; ReLU")
 
 
+def build_lora(base, modules, rank, alpha, seed, notes):
+    """LoRA as PEFT computes it (peft is not installed here, so by hand): every targeted
+    linear gets y += (alpha/r) * (x @ A.T) @ B.T with A [r, in], B [out, r]; the base is frozen.
+    B is random (PEFT starts it at zero) so that d loss / d A is not trivially zero.
+    Written to Fixtures/lora-<base>/: adapter_config.json + adapter_model.safetensors in PEFT's
+    format, lora_gradients.safetensors (same names) and lora_reference.json (loss)."""
+    from transformers import AutoModelForCausalLM
+    base_dir = os.path.join(OUT, base)
+    with open(os.path.join(base_dir, "reference.json")) as f:
+        base_ref = json.load(f)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, attn_implementation="eager").float()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(seed)
+    scale = alpha / rank
+    adapters = {}
+    for name, mod in model.named_modules():
+        if not any(name.endswith("." + m) for m in modules):
+            continue
+        w = mod.weight  # Linear [out, in]; GPT-2 Conv1D [in, out]
+        fan_in, fan_out = (w.shape[0], w.shape[1]) if type(mod).__name__ == "Conv1D" else (w.shape[1], w.shape[0])
+        bound = 1 / fan_in ** 0.5  # kaiming_uniform_(a=sqrt(5)) on [r, in]
+        a = ((torch.rand(rank, fan_in, generator=g) * 2 - 1) * bound).requires_grad_(True)
+        b = (torch.randn(fan_out, rank, generator=g) * 0.1).requires_grad_(True)
+        adapters[name] = (a, b)
+        mod.register_forward_hook(lambda m, inp, out, a=a, b=b: out + scale * (inp[0] @ a.T) @ b.T)
+    ids = torch.tensor(base_ref["input_ids"])
+    inputs, targets = ids[:, :-1], ids[:, 1:].clone()
+    flat = targets.view(-1)
+    for i in base_ref["ignored"]:
+        flat[i] = -100
+    logits = model(inputs).logits
+    loss = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1), ignore_index=-100)
+    loss.backward()
+    directory = os.path.join(OUT, "lora-" + base)
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    weights, grads = {}, {}
+    for name, (a, b) in adapters.items():
+        for part, t in (("lora_A", a), ("lora_B", b)):
+            key = f"base_model.model.{name}.{part}.weight"
+            weights[key] = t.detach().contiguous().clone()
+            grads[key] = t.grad.detach().contiguous().clone()
+    save_file(weights, os.path.join(directory, "adapter_model.safetensors"))
+    save_file(grads, os.path.join(directory, "lora_gradients.safetensors"))
+    with open(os.path.join(directory, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": alpha,
+                   "target_modules": modules, "base_model_name_or_path": base, "bias": "none",
+                   "fan_in_fan_out": base == "gpt2", "lora_dropout": 0.0}, f, indent=1)
+    with open(os.path.join(directory, "lora_reference.json"), "w") as f:
+        json.dump({"base": base, "notes": notes, "loss": loss.item(), "input_ids": base_ref["input_ids"],
+                   "ignored": base_ref["ignored"], "parameters": sorted(grads)}, f, indent=1)
+    print(f"lora-{base}: loss {loss.item():.6f}, {len(adapters)} adapters")
+
+
+def main_lora():
+    build_lora("llama", ["q_proj", "v_proj"], 2, 4.0, 700, "LoRA r 2, alpha 4 on q_proj and v_proj")
+    build_lora("gpt2", ["attn.c_attn", "mlp.c_proj"], 2, 3.0, 800, "LoRA r 2, alpha 3 on fused c_attn (Conv1D) and mlp.c_proj")
+    build_lora("bigcode-mha", ["attn.c_attn"], 3, 6.0, 900, "LoRA r 3, alpha 6 on c_attn with per-head interleaved rows")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if "--lora-only" in sys.argv:
+        main_lora()
+    else:
+        main()
+        main_lora()

@@ -23,14 +23,24 @@ public enum TrainingCheckpoint {
         /// Hex: JSON numbers cannot carry 64 bits exactly.
         var rngState: [String]
         var options: TrainingOptions
+        /// LoRA adapters as "base weight: rank r, scale s" (absent for full fine-tuning and in
+        /// older checkpoints): a resume must put the same adapters on the same weights.
+        var lora: [String]?
+    }
+
+    static func loraSummary(_ store: ParameterStore) -> [String] {
+        store.adapters.values.map { "\($0.base): rank \($0.rank), scale \($0.scale)" }.sorted()
     }
 
     /// The model's tensors in checkpoint layout; each in `dtype`, or its source dtype when nil.
+    /// LoRA adapters are merged into their base weights (W + (α/r)·B·A), so the
+    /// result is a plain checkpoint every loader reads; the adapters themselves
+    /// are kept in optimizer.safetensors (master weights) for resuming.
     public static func modelWriter(_ store: ParameterStore, dtype: DType? = nil) throws -> SafetensorsWriter {
         var w = SafetensorsWriter(metadata: ["format": "pt"])
-        for p in store.parameters {
+        for p in store.parameters where !store.isAdapterTensor(p.name) {
             let target = dtype ?? p.sourceDType
-            let values = store.checkpointValues(p.name) ?? []
+            let values = store.mergedCheckpointValues(p.name) ?? []
             switch target {
             case .bf16, .f16:
                 try w.add(p.name, dtype: target, shape: p.shape) { out in
@@ -62,7 +72,8 @@ public enum TrainingCheckpoint {
         }
         let state = State(step: trainer.step, tokensSeen: trainer.tokensSeen, adamStep: trainer.optimizer.step,
                           dataPosition: trainer.data.position,
-                          rngState: trainer.rng.state.map { String($0, radix: 16) }, options: trainer.options)
+                          rngState: trainer.rng.state.map { String($0, radix: 16) }, options: trainer.options,
+                          lora: trainer.store.adapters.isEmpty ? nil : loraSummary(trainer.store))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let stateData = try encoder.encode(state)
@@ -87,6 +98,11 @@ public enum TrainingCheckpoint {
             throw TrainingError.checkpoint("\(directory) was trained with context \(s.context), \(s.sequences) sequences × "
                 + "\(s.accumulate) accumulation, seed \(s.seed); this run asks for context \(o.context), "
                 + "\(o.sequences) × \(o.accumulate), seed \(o.seed)")
+        }
+        let lora = trainer.store.adapters.isEmpty ? nil : loraSummary(trainer.store)
+        guard state.lora == lora else {
+            throw TrainingError.checkpoint("\(directory) was trained with LoRA adapters \(state.lora ?? ["none"]); "
+                + "this run has \(lora ?? ["none"]) (same --full / --lora-rank / --lora-alpha / --targets as the run that saved it)")
         }
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: (directory as NSString).appendingPathComponent(optimizerFile)) } catch {

@@ -10,8 +10,14 @@ extension LearningRateSchedule.Decay: ExpressibleByArgument {}
 struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
-        abstract: "Causal-LM fine-tuning on CPU (full fine-tuning with --full; LoRA is not implemented yet).",
+        abstract: "Causal-LM fine-tuning on CPU: LoRA adapters by default, every weight with --full.",
         discussion: """
+        LoRA (default): the model's weights are frozen and each --targets linear gets \
+        y += (α/r)·(x·Aᵀ)·Bᵀ, A [r, in] kaiming-uniform from --seed, B [out, r] zero (as PEFT). \
+        On GPT-2 / bigcode any of q,k,v adapts the fused attn.c_attn, o is attn.c_proj, up is \
+        mlp.c_fc, down is mlp.c_proj (no gate). OUT gets the adapters merged into the weights \
+        (W + (α/r)·B·A) as a normal checkpoint, or with --save-adapter a PEFT adapter directory \
+        (see `verdant merge-adapter`).
         Documents are tokenized without special tokens and joined with EOS; the stream is cut into \
         windows of --context + 1 tokens, visited in a seeded shuffled order (epoch after epoch). Each \
         optimizer step predicts --batch-tokens × --accumulate tokens (mean cross-entropy), clips the \
@@ -31,8 +37,20 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Output model directory.")
     var out: String
 
-    @Flag(help: "Full fine-tuning: every parameter is trained.")
+    @Flag(help: "Full fine-tuning: every parameter is trained (no LoRA).")
     var full = false
+
+    @Option(help: "LoRA rank r (default 8).")
+    var loraRank: Int?
+
+    @Option(help: "LoRA α: the adapter output is scaled by α / r (default 2·r).")
+    var loraAlpha: Float?
+
+    @Option(help: "Linears that get adapters: some of q,k,v,o,gate,up,down (default all the architecture has).")
+    var targets: String?
+
+    @Flag(help: "Write a PEFT adapter directory to OUT instead of the merged model.")
+    var saveAdapter = false
 
     @Option(help: "Training tokens (predicted); default one pass over the data.")
     var tokens: Int?
@@ -92,21 +110,25 @@ struct FinetuneCommand: ParsableCommand {
         guard clip.isFinite, clip >= 0 else { throw ValidationError("--clip must be ≥ 0, got \(clip)") }
         guard (1...65536).contains(accumulate) else { throw ValidationError("--accumulate must lie in [1, 65536], got \(accumulate)") }
         guard saveEvery >= 0 else { throw ValidationError("--save-every must be ≥ 0, got \(saveEvery)") }
+        if full && (loraRank != nil || loraAlpha != nil || targets != nil || saveAdapter) {
+            throw ValidationError("--full trains every weight: --lora-rank, --lora-alpha, --targets and --save-adapter are LoRA options")
+        }
+        if let r = loraRank, r < 1 { throw ValidationError("--lora-rank must be ≥ 1, got \(r)") }
+        if let a = loraAlpha, !(a.isFinite && a > 0) { throw ValidationError("--lora-alpha must be > 0, got \(a)") }
+        if let t = targets { _ = try LoRATarget.parse(t) }
         guard ["source", "f32", "bf16", "f16"].contains(dtype) else {
             throw ValidationError("--dtype must be source, f32, bf16 or f16, got \(dtype)")
         }
     }
 
     func run() throws {
-        guard full else {
-            throw CLIError("LoRA fine-tuning is not implemented yet; pass --full for full fine-tuning")
-        }
         let outputDType: DType? = dtype == "source" ? nil : DType(rawValue: dtype.uppercased())
         let writer = ModelDirectoryWriter(destination: out, force: force)
         try writer.checkDestination()
         let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
 
-        let store = try ParameterStore(directory: modelDir)
+        let rank = loraRank ?? 8, alpha = loraAlpha ?? 2 * Float(loraRank ?? 8)
+        let store = try makeStore(rank: rank, alpha: alpha)
         let config = store.config
         guard context <= config.maxPositions else {
             throw CLIError("--context \(context) exceeds the model's \(config.maxPositions) positions")
@@ -144,8 +166,9 @@ struct FinetuneCommand: ParsableCommand {
             try TrainingCheckpoint.restore(trainer, from: TrainingCheckpoint.directory(root: checkpointRoot, step: last))
             printError("resumed from \(TrainingCheckpoint.directory(root: checkpointRoot, step: last)) (step \(last))")
         }
-        printError(String(format: "finetune: %d trainable parameters, %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
-                          store.trainableCount, stream.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
+        printError(String(format: "finetune: %d trainable parameters (%@), %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
+                          store.trainableCount, full ? "full" : "LoRA r \(rank), α \(alpha) on \(store.adapters.count) linears",
+                          stream.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
         let start = Date()
         let startStep = trainer.step
         var last = start
@@ -166,9 +189,25 @@ struct FinetuneCommand: ParsableCommand {
         }
         printError("time per phase: " + trainer.timings.summary)
         try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
-        try writer.write(config: try ModelDirectoryWriter.readConfigObject(directory: modelDir),
-                         weights: try TrainingCheckpoint.modelWriter(store, dtype: outputDType), copyFrom: modelDir)
+        if saveAdapter {
+            try LoRAAdapterDirectory.write(store, alpha: alpha, baseModel: modelDir, to: out, force: force)
+        } else {
+            // LoRA: adapters merged into the weights (modelWriter), in the source dtype.
+            try writer.write(config: try ModelDirectoryWriter.readConfigObject(directory: modelDir),
+                             weights: try TrainingCheckpoint.modelWriter(store, dtype: outputDType), copyFrom: modelDir)
+        }
         printError("wrote \(out) (checkpoints in \(checkpointRoot))")
+    }
+}
+
+extension FinetuneCommand {
+    /// The model's parameters: all trainable (--full), or frozen with LoRA adapters.
+    func makeStore(rank: Int, alpha: Float) throws -> ParameterStore {
+        let base = try ParameterStore(directory: modelDir)
+        if full { return base }
+        let all: [LoRATarget] = base.config.family == .gpt2 ? [.q, .k, .v, .o, .up, .down] : LoRATarget.allCases
+        return try ParameterStore(base: base, rank: rank, alpha: alpha,
+                                  targets: try targets.map(LoRATarget.parse) ?? all, seed: seed)
     }
 }
 

@@ -24,6 +24,7 @@ struct Verdant: AsyncParsableCommand {
             FinetuneCommand.self,
             SearchSpaceCommand.self,
             SearchCostCommand.self,
+            MergeAdapterCommand.self,
         ]
     )
 }

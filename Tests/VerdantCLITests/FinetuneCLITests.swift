@@ -3,7 +3,12 @@ import Testing
 
 /// Bad input to `verdant finetune` is a clear error with a non-zero exit.
 @Test(arguments: [
-    (["--context", "32"], "--full"),
+    (["--full", "--lora-rank", "4"], "--full"),
+    (["--full", "--save-adapter"], "--full"),
+    (["--lora-rank", "0"], "--lora-rank"),
+    (["--lora-alpha", "-1"], "--lora-alpha"),
+    (["--targets", "q,x"], "unknown LoRA target"),
+    (["--lora-rank", "100000", "--context", "4"], "LoRA rank"),
     (["--full", "--lr", "0"], "--lr"),
     (["--full", "--lr", "5"], "--lr"),
     (["--full", "--lr", "nan"], "--lr"),
@@ -62,4 +67,32 @@ func finetuneBadArgumentsAreClearErrors(_ extra: [String], _ mentions: String) t
     #expect(r.stdout.contains("BF16"), "\(r.stdout)")
     r = try CLI.run(common + ["--tokens", "64", "--resume", "--force"])
     #expect(r.status == 0 && r.stderr.contains("resumed") && !r.stderr.contains("step 1/"), "\(r.stderr)")
+}
+
+/// LoRA (the default): the merged output loads and is exactly what `--save-adapter`
+/// followed by `verdant merge-adapter` gives.
+@Test func finetuneLoRAMergedEqualsSavedAdapterMerged() throws {
+    let fm = FileManager.default
+    let demo = CLI.fixtures.appendingPathComponent("demo").path
+    let dir = fm.temporaryDirectory.appendingPathComponent("verdant-lora-\(UUID().uuidString)")
+    try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? fm.removeItem(at: dir) }
+    let data = dir.appendingPathComponent("train.jsonl")
+    let text = (0..<40).map { #"{"text": "def f\#($0)(x):\n    return x * \#($0) + 1\n"}"# }.joined(separator: "\n")
+    try Data(text.utf8).write(to: data)
+    let merged = dir.appendingPathComponent("merged").path, adapter = dir.appendingPathComponent("adapter").path
+    let common = ["finetune", demo, "--data", data.path, "--context", "16", "--batch-tokens", "32", "--threads", "2",
+                  "--seed", "3", "--tokens", "64", "--lora-rank", "2", "--targets", "q,v,down", "--lr", "1e-2"]
+    var r = try CLI.run(common + ["--out", merged])
+    #expect(r.status == 0 && r.stderr.contains("LoRA r 2"), "\(r.stderr)")
+    r = try CLI.run(common + ["--out", adapter, "--save-adapter"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(fm.fileExists(atPath: adapter + "/adapter_config.json") && fm.fileExists(atPath: adapter + "/adapter_model.safetensors"))
+    let remerged = dir.appendingPathComponent("remerged").path
+    r = try CLI.run(["merge-adapter", demo, adapter, "--out", remerged])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(fm.contents(atPath: merged + "/model.safetensors") == fm.contents(atPath: remerged + "/model.safetensors"))
+    #expect(fm.contents(atPath: merged + "/model.safetensors") != fm.contents(atPath: demo + "/model.safetensors"))
+    r = try CLI.run(["perplexity", merged, "--data", data.path, "--context", "16"])
+    #expect(r.status == 0 && r.stdout.contains("perplexity"), "\(r.stderr)")
 }

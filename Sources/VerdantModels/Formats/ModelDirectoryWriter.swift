@@ -73,6 +73,30 @@ public struct ModelDirectoryWriter {
         }
     }
 
+    /// A directory of other files (e.g. a PEFT adapter: adapter_config.json +
+    /// adapter_model.safetensors), staged and renamed into place the same way.
+    public func write(files: [String: Data], weightFiles: [String: SafetensorsWriter]) throws {
+        try checkDestination()
+        let fm = FileManager.default
+        let temp = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+        let staging = temp + ".partial-\(getpid())"
+        try? fm.removeItem(atPath: staging)
+        do {
+            try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            for (name, data) in files {
+                try data.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
+            }
+            for (name, writer) in weightFiles.sorted(by: { $0.key < $1.key }) {
+                try writer.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
+            }
+            if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
+            try fm.moveItem(atPath: staging, toPath: temp)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
     /// config.json of `directory` as a JSON object (to modify and write back).
     public static func readConfigObject(directory: String) throws -> [String: Any] {
         let path = (directory as NSString).appendingPathComponent("config.json")

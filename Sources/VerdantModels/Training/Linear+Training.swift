@@ -16,6 +16,7 @@ extension Linear {
         if bias != nil, let b = store.value(biasName) {
             for r in 0..<rows { addInPlace(y + r * ld, b, outFeatures) }
         }
+        loraForward(x, rows: rows, y, ld: ld, store: store, pool: pool)
     }
 
     /// dx (= or +=) dy·W; dW += dyᵀ·x and db += Σ_rows dy unless frozen (no gradient
@@ -34,6 +35,7 @@ extension Linear {
         if bias != nil, let db = store.gradient(biasName) {
             addColumnSums(dy, rows: rows, cols: outFeatures, into: db)
         }
+        loraBackward(x: x, dy: dy, rows: rows, dx: dx, store: store, pool: pool)
     }
 }
 

@@ -18,7 +18,9 @@ public enum ParameterLayout: Sendable, Equatable {
             where name.hasSuffix(part) { return .conv1D }
         }
         if c.modelType == "gpt_bigcode" && c.numKVHeads == c.numHeads
-            && (name.hasSuffix(".attn.c_attn.weight") || name.hasSuffix(".attn.c_attn.bias")) {
+            && (name.hasSuffix(".attn.c_attn.weight") || name.hasSuffix(".attn.c_attn.bias")
+                || name.hasSuffix(".attn.c_attn.lora_B.weight")) {
+            // A LoRA B [3·H, r] on the interleaved c_attn is regrouped like its rows.
             return .interleavedQKV(heads: c.numHeads, headDim: c.headDim)
         }
         return .plain

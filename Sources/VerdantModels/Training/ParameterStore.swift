@@ -44,6 +44,10 @@ public final class ParameterStore: WeightSource, @unchecked Sendable {
     /// Names the architecture read while building: anything else in the checkpoint
     /// is a buffer (e.g. GPT-2's attn.bias masks) and is not trained.
     private var requested: Set<String> = []
+    /// LoRA adapters by base weight name (empty unless built by `init(base:adapters:)`).
+    public internal(set) var adapters: [String: LoRAAdapter] = [:]
+    /// Store names of the adapters' A and B tensors.
+    public internal(set) var adapterTensors: Set<String> = []
 
     public var values: UnsafeMutablePointer<Float> { valueStorage.pointer.assumingMemoryBound(to: Float.self) }
     public var gradients: UnsafeMutablePointer<Float> { gradientStorage.pointer.assumingMemoryBound(to: Float.self) }
@@ -99,7 +103,10 @@ public final class ParameterStore: WeightSource, @unchecked Sendable {
     public func model() throws -> DecoderModel {
         requested = []
         let m = try DecoderModel.build(config: config, weights: self)
-        for i in parameters.indices where !requested.contains(parameters[i].name) { parameters[i].trainable = false }
+        // Adapter tensors are read by the training forward (Linear+LoRA), not the architecture.
+        for i in parameters.indices where !requested.contains(parameters[i].name) && !adapterTensors.contains(parameters[i].name) {
+            parameters[i].trainable = false
+        }
         return m
     }
 
