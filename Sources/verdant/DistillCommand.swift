@@ -135,18 +135,24 @@ struct DistillCommand: ParsableCommand {
         let perStep = sequences * context
         let steps = max(1, (stream.sequenceCount(tokens: tokens) + sequences - 1) / sequences)
 
-        let teacherSource: TeacherSource
-        if let teacherCache {
-            let cache = try TeacherCache.open(directory: teacherCache, teacherDirectory: teacherDir, stream: stream, temperature: temperature)
-            guard cache.completed >= steps * sequences else {
-                throw CLIError("\(teacherCache) holds \(cache.completed) sequences, this run needs \(steps * sequences) (\(steps) steps × \(sequences)): extend it with `verdant teacher-cache --tokens`")
+        // A = 0 is plain cross-entropy: the teacher would run for a term of weight 0, so it is
+        // skipped (the same training, tested against DistillationTokenLoss with A = 0).
+        var distillation: DistillationTokenLoss?
+        if alpha > 0 {
+            let teacherSource: TeacherSource
+            if let teacherCache {
+                let cache = try TeacherCache.open(directory: teacherCache, teacherDirectory: teacherDir, stream: stream, temperature: temperature)
+                guard cache.completed >= steps * sequences else {
+                    throw CLIError("\(teacherCache) holds \(cache.completed) sequences, this run needs \(steps * sequences) (\(steps) steps × \(sequences)): extend it with `verdant teacher-cache --tokens`")
+                }
+                teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool)
+            } else {
+                teacherSource = try TeacherSource(online: teacher.model, context: context, pool: pool)
             }
-            teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool)
-        } else {
-            teacherSource = try TeacherSource(online: teacher.model, context: context, pool: pool)
+            distillation = try DistillationTokenLoss(loss: try DistillationLoss(temperature: temperature, alpha: alpha),
+                                                     teacher: teacherSource, data: source)
         }
-        let loss = try DistillationTokenLoss(loss: try DistillationLoss(temperature: temperature, alpha: alpha),
-                                             teacher: teacherSource, data: source)
+        let mode = distillation.map { $0.teacher.mode.rawValue + " teacher" } ?? "no teacher (A = 0: cross-entropy only)"
 
         // The checkpoints and the output reuse this directory's config.json and tokenizer files.
         let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, teacherDir: teacherDir)
@@ -154,7 +160,8 @@ struct DistillCommand: ParsableCommand {
         let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: warmup ?? min(100, steps / 10), totalSteps: steps, decay: schedule)
         let options = try TrainingOptions(context: context, sequences: sequences, accumulate: 1, schedule: lrSchedule,
                                           adamW: try AdamWSettings(weightDecay: weightDecay), clip: clip, seed: seed, saveEvery: saveEvery)
-        let trainer = try Trainer(store: store, options: options, data: source, pool: pool, loss: loss)
+        let trainer = try Trainer(store: store, options: options, data: source, pool: pool,
+                                  loss: distillation.map { $0 as TokenLoss } ?? CrossEntropyLoss())
         if resume {
             guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
                 throw CLIError("--resume: no checkpoint in \(checkpointRoot)")
@@ -162,8 +169,8 @@ struct DistillCommand: ParsableCommand {
             try TrainingCheckpoint.restore(trainer, from: TrainingCheckpoint.directory(root: checkpointRoot, step: last))
             printError("resumed from \(TrainingCheckpoint.directory(root: checkpointRoot, step: last)) (step \(last))")
         }
-        printError(String(format: "distill: student %d parameters (teacher %d), %@ teacher, T %g, A %g; %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
-                          store.totalCount, Int(StudentConfig.estimatedParameters(teacher.config)), teacherSource.mode.rawValue as NSString, Double(temperature), Double(alpha),
+        printError(String(format: "distill: student %d parameters (teacher %d), %@, T %g, A %g; %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
+                          store.totalCount, Int(StudentConfig.estimatedParameters(teacher.config)), mode as NSString, Double(temperature), Double(alpha),
                           stream.tokens.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
         let start = Date()
         let startStep = trainer.step
@@ -173,16 +180,21 @@ struct DistillCommand: ParsableCommand {
                 r = try trainer.trainStep()
             } catch {
                 // A teacher failure surfaces as a NaN loss in the trainer: report the cause.
-                throw loss.failure ?? error
+                throw distillation?.failure ?? error
             }
-            let totals = loss.takeTotals()
+            let totals = distillation?.takeTotals()
             let elapsed = Date().timeIntervalSince(start)
             let done = trainer.step - startStep
             let rate = Double(done * perStep) / max(elapsed, 1e-9)
             let left = elapsed / Double(done) * Double(steps - trainer.step)
-            printError(String(format: "step %d/%d  loss %.4f  KL %.4f  CE %.4f  lr %.3e  |g| %.3f  %.0f tokens/s  %@ left",
-                              r.step, steps, r.loss, totals.kl / Double(max(totals.rows, 1)),
-                              totals.crossEntropy / Double(max(totals.rows, 1)), r.learningRate, r.gradientNorm, rate,
+            // KL and CE per token when the loss mixes them (the loss skips the CE when A = 1).
+            var parts = ""
+            if let totals, alpha < 1 {
+                let rows = Double(max(totals.rows, 1))
+                parts = String(format: "  KL %.4f  CE %.4f", totals.kl / rows, totals.crossEntropy / rows)
+            }
+            printError(String(format: "step %d/%d  loss %.4f%@  lr %.3e  |g| %.3f  %.0f tokens/s  %@ left",
+                              r.step, steps, r.loss, parts as NSString, r.learningRate, r.gradientNorm, rate,
                               formatDuration(left)))
             if saveEvery > 0 && trainer.step % saveEvery == 0 && !trainer.isFinished {
                 try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: template, dtype: .f32)
