@@ -2,8 +2,7 @@
 /// and a position that can be saved and restored, so that a resumed run reads
 /// exactly the windows an uninterrupted one would have.
 ///
-/// The real stream (.jsonl / .jsonl.xz text, packing, shuffling, resumable cursor)
-/// lives in Data/ (another branch); `PackedTokenStream` is the minimal stand-in.
+/// `TokenStreamSource` (Data/) serves the packed, shuffled .jsonl / .jsonl.xz stream.
 public protocol TrainingDataSource: AnyObject {
     /// The next `count` sequences of `length` ids each ([count][length]; length =
     /// context + 1: a row predicts ids[1...] from ids[..<context]).

@@ -19,7 +19,8 @@ struct FinetuneCommand: ParsableCommand {
         (W + (α/r)·B·A) as a normal checkpoint, or with --save-adapter a PEFT adapter directory \
         (see `verdant merge-adapter`).
         Documents are tokenized without special tokens and joined with EOS; the stream is cut into \
-        windows of --context + 1 tokens, visited in a seeded shuffled order (epoch after epoch). Each \
+        windows of --context + 1 tokens, visited in a seeded shuffled order (epoch after epoch): the \
+        stream `verdant teacher-cache` and `verdant distill` read for the same --context, --seed and --hold-out. Each \
         optimizer step predicts --batch-tokens × --accumulate tokens (mean cross-entropy), clips the \
         global gradient norm, and applies AdamW (decoupled decay on ≥ 2-D weights only) with warm-up \
         then the --schedule decay. Weights, gradients and optimizer state are f32. A run is \
@@ -82,6 +83,9 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Seed of the data order.")
     var seed: UInt64 = 0
 
+    @Option(help: "Fraction of files (by path) held out of training, in (0, 1).")
+    var holdOut: Double?
+
     @Option(help: "Write a resumable checkpoint every N steps (0 = only at the end).")
     var saveEvery: Int = 100
 
@@ -109,6 +113,7 @@ struct FinetuneCommand: ParsableCommand {
         }
         guard clip.isFinite, clip >= 0 else { throw ValidationError("--clip must be ≥ 0, got \(clip)") }
         guard (1...65536).contains(accumulate) else { throw ValidationError("--accumulate must lie in [1, 65536], got \(accumulate)") }
+        if let h = holdOut, !(h > 0 && h < 1) { throw ValidationError("--hold-out must lie strictly between 0 and 1, got \(h)") }
         guard saveEvery >= 0 else { throw ValidationError("--save-every must be ≥ 0, got \(saveEvery)") }
         if full && (loraRank != nil || loraAlpha != nil || targets != nil || saveAdapter) {
             throw ValidationError("--full trains every weight: --lora-rank, --lora-alpha, --targets and --save-adapter are LoRA options")
@@ -133,26 +138,20 @@ struct FinetuneCommand: ParsableCommand {
         guard context <= config.maxPositions else {
             throw CLIError("--context \(context) exceeds the model's \(config.maxPositions) positions")
         }
-        let tokenizer = try loadTokenizer(directory: modelDir)
         let pool = runtime.makePool()
-        let documents = try readDocuments(path: data)
-        guard let eos = config.eosTokenIds.first ?? tokenizer.eosTokenId else {
+        let tokenizerEOS = try loadTokenizer(directory: modelDir).eosTokenId
+        guard let eos = config.eosTokenIds.first ?? tokenizerEOS else {
             throw CLIError("the model declares no EOS token to separate documents")
         }
-        var stream: [Int32] = []
-        for ids in tokenizer.encodeBatch(documents, addSpecialTokens: false, threads: pool.threads) {
-            stream.append(contentsOf: ids.map { Int32($0) })
-            stream.append(Int32(eos))
-        }
-        if stream.count <= documents.count {
-            throw CLIError("\(data) holds no text (only empty documents)")
-        }
-        let source = try PackedTokenStream(tokens: stream, length: context + 1, seed: seed)
+        // The same stream as `verdant teacher-cache` and `verdant distill` for these options.
+        let streamOptions = TokenStreamOptions(context: context, seed: seed,
+                                               split: holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
+        let stream = try TokenStream.load(data: data, tokenizerDirectory: modelDir, eos: eos, options: streamOptions, threads: pool.threads)
+        let source = TokenStreamSource(stream: stream)
 
-        let sequences = (batchTokens ?? min(8, source.windows) * context) / context
+        let sequences = (batchTokens ?? min(8, stream.sequencesPerEpoch) * context) / context
         let perStep = sequences * context * accumulate
-        let wanted = tokens ?? source.windows * context
-        let steps = max(1, (wanted + perStep - 1) / perStep)
+        let steps = max(1, (stream.sequenceCount(tokens: tokens) * context + perStep - 1) / perStep)
         let schedule = try LearningRateSchedule(peak: lr, warmupSteps: warmup ?? min(100, steps / 10), totalSteps: steps,
                                                 decay: schedule)
         let options = try TrainingOptions(context: context, sequences: sequences, accumulate: accumulate, schedule: schedule,
@@ -168,7 +167,7 @@ struct FinetuneCommand: ParsableCommand {
         }
         printError(String(format: "finetune: %d trainable parameters (%@), %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
                           store.trainableCount, full ? "full" : "LoRA r \(rank), α \(alpha) on \(store.adapters.count) linears",
-                          stream.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
+                          stream.tokens.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
         let start = Date()
         let startStep = trainer.step
         var last = start

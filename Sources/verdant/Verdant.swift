@@ -21,6 +21,7 @@ struct Verdant: AsyncParsableCommand {
             CompareCommand.self,
             PruneCommand.self,
             TeacherCacheCommand.self,
+            DistillCommand.self,
             FinetuneCommand.self,
             SearchSpaceCommand.self,
             SearchCostCommand.self,

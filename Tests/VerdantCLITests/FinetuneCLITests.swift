@@ -18,7 +18,8 @@ import Testing
     (["--full", "--context", "100000"], "positions"),
     (["--full", "--dtype", "q4"], "--dtype"),
     (["--full", "--context", "4", "--resume"], "no checkpoint"),
-    (["--full", "--context", "32"], "fewer than one training window"),
+    (["--full", "--context", "32"], "too few for one sequence"),
+    (["--full", "--hold-out", "1"], "--hold-out"),
 ])
 func finetuneBadArgumentsAreClearErrors(_ extra: [String], _ mentions: String) throws {
     let demo = CLI.fixtures.appendingPathComponent("demo").path
@@ -40,7 +41,7 @@ func finetuneBadArgumentsAreClearErrors(_ extra: [String], _ mentions: String) t
     try Data("{\"text\": \"\"}\n{\"text\": \"\"}\n".utf8).write(to: data)
     let out = fm.temporaryDirectory.appendingPathComponent("verdant-ft-out-\(UUID().uuidString)").path
     let r = try CLI.run(["finetune", demo, "--data", data.path, "--out", out, "--full"])
-    #expect(!r.crashed && r.status != 0 && r.stderr.contains("no text"), "\(r.stderr)")
+    #expect(!r.crashed && r.status != 0 && r.stderr.contains("too few for one sequence"), "\(r.stderr)")
 }
 
 /// Two steps on the demo model: a loadable checkpoint in the source dtype; a

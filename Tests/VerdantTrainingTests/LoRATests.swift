@@ -52,7 +52,8 @@ func makeLoRATrainer(_ fixture: String, steps: Int = 4, alpha: Float = 4) throws
         context: 8, sequences: 3, accumulate: 2,
         schedule: try LearningRateSchedule(peak: 1e-2, warmupSteps: 1, totalSteps: steps, decay: .cosine),
         adamW: try AdamWSettings(weightDecay: 0.1), clip: 0.5, seed: 11, saveEvery: 2)
-    return try Trainer(store: store, options: options, data: try PackedTokenStream(tokens: tokens, length: 9, seed: 5),
+    return try Trainer(store: store, options: options, data: TokenStreamSource(stream: try TokenStream(tokens: tokens, documentCount: 1, fingerprint: "random",
+                                                                         options: TokenStreamOptions(context: 8, seed: 5))),
                        pool: ThreadPool(threads: 2))
 }
 

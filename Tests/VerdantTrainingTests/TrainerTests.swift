@@ -12,7 +12,8 @@ func makeTrainer(_ fixture: String, threads: Int = 2, steps: Int = 4, tokenCount
     let store = try ParameterStore(directory: dir)
     var rng = RandomSource(seed: 3)
     let tokens = (0..<tokenCount).map { _ in Int32(rng.next() % UInt64(store.config.vocabSize)) }
-    let data = try PackedTokenStream(tokens: tokens, length: 9, seed: 5)
+    let data = TokenStreamSource(stream: try TokenStream(tokens: tokens, documentCount: 1, fingerprint: "random",
+                                                         options: TokenStreamOptions(context: 8, seed: 5)))
     let options = try TrainingOptions(
         context: 8, sequences: sequences, accumulate: accumulate,
         schedule: try LearningRateSchedule(peak: 1e-2, warmupSteps: 1, totalSteps: steps, decay: .cosine),
@@ -144,16 +145,22 @@ func values(_ t: Trainer) -> [Float] { Array(UnsafeBufferPointer(start: t.store.
         #expect(worst < 1e-4, "\(fixture): store-built model differs from the checkpoint by \(worst)")
     }
 
-    @Test func packedStreamRestoresItsPosition() throws {
-        let s = try PackedTokenStream(tokens: (0..<100).map(Int32.init), length: 10, seed: 1)
+    @Test func tokenStreamSourceRestoresItsPosition() throws {
+        func source(_ fingerprint: String = "f") throws -> TokenStreamSource {
+            TokenStreamSource(stream: try TokenStream(tokens: (0..<100).map(Int32.init), documentCount: 1, fingerprint: fingerprint,
+                                                      options: TokenStreamOptions(context: 9, seed: 1)))
+        }
+        let s = try source()
         _ = try s.next(sequences: 13, length: 10)
         let position = s.position
         let expected = try s.next(sequences: 9, length: 10)
-        let t = try PackedTokenStream(tokens: (0..<100).map(Int32.init), length: 10, seed: 1)
+        #expect(s.lastSequences == 13..<22)
+        let t = try source()
         try t.restore(position: position)
         #expect(try t.next(sequences: 9, length: 10) == expected)
-        #expect(throws: TrainingError.self) { try PackedTokenStream(tokens: [1, 2], length: 10, seed: 1) }
+        #expect(throws: TrainingError.self) { try t.next(sequences: 1, length: 11) }
         #expect(throws: TrainingError.self) { try t.restore(position: "x") }
+        #expect(throws: TrainingError.self) { try source("other").restore(position: position) }
     }
 
     @Test func randomInitialisationCoversTheArchitecture() throws {

@@ -1,0 +1,208 @@
+import ArgumentParser
+import Foundation
+import VerdantCompress
+import VerdantModels
+import VerdantTensors
+import VerdantTraining
+
+struct DistillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "distill",
+        abstract: "Knowledge distillation on CPU: trains a student (a config.json) on a teacher's predictions.",
+        discussion: """
+        loss = A · KL(p_teacher,T ‖ p_student,T) · T² + (1 − A) · cross-entropy on the data, per predicted token \
+        (A = --alpha, T = --temperature; A = 1 is Avatar's pure soft-label loss). The student uses the teacher's \
+        tokenizer and vocabulary (same model_type family, same vocab_size). The token stream is the one \
+        `verdant teacher-cache` reads for the same --data, --context, --seed and --hold-out. The teacher runs \
+        alongside the student unless --teacher-cache DIR names a cache of it (validated against teacher, data and \
+        temperature); a hidden-state cache is exact, a top-k cache keeps little of the teacher at high T. \
+        Training as in `verdant finetune --full`: AdamW, warm-up then --schedule, clipping, f32 weights, \
+        checkpoints in OUT.checkpoints every --save-every steps, --resume continues exactly. OUT is a Hugging \
+        Face checkpoint (f32) with the teacher's tokenizer files, written atomically at the end.
+        """)
+
+    enum Initialisation: String, ExpressibleByArgument, CaseIterable { case random, fromTeacher = "from-teacher" }
+
+    @Argument(help: "Teacher model directory (Hugging Face layout, with tokenizer.json).")
+    var teacherDir: String
+
+    @Option(help: "Student config.json (Hugging Face style, same model_type family and vocab_size as the teacher).")
+    var student: String
+
+    @Option(help: "Training text: JSONL or JSONL.xz with a `text` (and `path`) field per line.")
+    var data: String
+
+    @Option(help: "Output model directory.")
+    var out: String
+
+    @Option(help: "Training tokens (predicted); default one pass over the data.")
+    var tokens: Int?
+
+    @Option(help: "Input tokens per sequence.")
+    var context: Int = 256
+
+    @Option(help: "Tokens per optimizer step (a multiple of --context: that many sequences).")
+    var batchTokens: Int?
+
+    @Option(help: "Peak learning rate.")
+    var lr: Float = 1e-3
+
+    @Option(help: "Warm-up steps (default: 10% of the steps, at most 100).")
+    var warmup: Int?
+
+    @Option(help: "Decay after warm-up: cosine, linear or constant.")
+    var schedule: LearningRateSchedule.Decay = .cosine
+
+    @Option(help: "Decoupled AdamW weight decay (≥ 2-D weights only).")
+    var weightDecay: Float = 0.01
+
+    @Option(help: "Global gradient-norm clip (0 = off).")
+    var clip: Float = 1.0
+
+    @Option(help: "Distillation temperature T (> 0).")
+    var temperature: Float = 10
+
+    @Option(help: "Weight A of the soft-label term in [0, 1] (1: pure distillation, 0: cross-entropy only).")
+    var alpha: Float = 1
+
+    @Option(name: .customLong("init"), help: "Student initialisation: random (from --seed) or from-teacher (not implemented yet).")
+    var initialisation: Initialisation = .random
+
+    @Option(help: "Teacher cache directory (`verdant teacher-cache`) instead of running the teacher.")
+    var teacherCache: String?
+
+    @Option(help: "Seed of the data order and of the random initialisation.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Fraction of files (by path) held out of training, in (0, 1).")
+    var holdOut: Double?
+
+    @Option(help: "Write a resumable checkpoint every N steps (0 = only at the end).")
+    var saveEvery: Int = 100
+
+    @Flag(help: "Continue from the newest checkpoint in OUT.checkpoints.")
+    var resume = false
+
+    @Flag(help: "Replace an existing non-empty OUT.")
+    var force = false
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard context >= 2 && context <= 1 << 20 else { throw ValidationError("--context must be ≥ 2, got \(context)") }
+        if let b = batchTokens, b < context || b % context != 0 || b > 1 << 26 {
+            throw ValidationError("--batch-tokens must be a positive multiple of --context (\(context)), at most 2^26, got \(b)")
+        }
+        if let t = tokens, t < 1 { throw ValidationError("--tokens must be ≥ 1, got \(t)") }
+        guard lr.isFinite, lr > 0, lr <= 1 else { throw ValidationError("--lr must lie in (0, 1], got \(lr)") }
+        if let w = warmup, w < 0 { throw ValidationError("--warmup must be ≥ 0, got \(w)") }
+        guard weightDecay.isFinite, weightDecay >= 0, weightDecay < 1 else {
+            throw ValidationError("--weight-decay must lie in [0, 1), got \(weightDecay)")
+        }
+        guard clip.isFinite, clip >= 0 else { throw ValidationError("--clip must be ≥ 0, got \(clip)") }
+        guard temperature.isFinite, temperature > 0, temperature <= 1000 else {
+            throw ValidationError("--temperature must lie in (0, 1000], got \(temperature)")
+        }
+        guard alpha.isFinite, alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1], got \(alpha)") }
+        if let h = holdOut, !(h > 0 && h < 1) { throw ValidationError("--hold-out must lie strictly between 0 and 1, got \(h)") }
+        guard saveEvery >= 0 else { throw ValidationError("--save-every must be ≥ 0, got \(saveEvery)") }
+    }
+
+    func run() throws {
+        guard initialisation == .random else {
+            throw CLIError("--init from-teacher is not implemented yet (it will build the student with the pruning operations); use --init random")
+        }
+        let writer = ModelDirectoryWriter(destination: out, force: force)
+        try writer.checkDestination()
+        let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
+
+        let teacher = try LoadedModel.load(directory: teacherDir)
+        let studentConfig = try StudentConfig.read(path: student, teacher: teacher.config)
+        guard context <= min(teacher.config.maxPositions, studentConfig.maxPositions) else {
+            throw CLIError("--context \(context) exceeds the teacher's \(teacher.config.maxPositions) or the student's \(studentConfig.maxPositions) positions")
+        }
+        let pool = runtime.makePool()
+        let tokenizerEOS = try loadTokenizer(directory: teacherDir).eosTokenId
+        guard let eos = teacher.config.eosTokenIds.first ?? tokenizerEOS else {
+            throw CLIError("the teacher declares no EOS token to separate documents")
+        }
+        let streamOptions = TokenStreamOptions(context: context, seed: seed,
+                                               split: holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
+        let stream = try TokenStream.load(data: data, tokenizerDirectory: teacherDir, eos: eos, options: streamOptions, threads: pool.threads)
+        let source = TokenStreamSource(stream: stream)
+
+        let sequences = (batchTokens ?? min(8, stream.sequencesPerEpoch) * context) / context
+        let perStep = sequences * context
+        let steps = max(1, (stream.sequenceCount(tokens: tokens) + sequences - 1) / sequences)
+
+        // A = 0 is plain cross-entropy: the teacher would run for a term of weight 0, so it is
+        // skipped (the same training, tested against DistillationTokenLoss with A = 0).
+        var distillation: DistillationTokenLoss?
+        if alpha > 0 {
+            let teacherSource: TeacherSource
+            if let teacherCache {
+                let cache = try TeacherCache.open(directory: teacherCache, teacherDirectory: teacherDir, stream: stream, temperature: temperature)
+                guard cache.completed >= steps * sequences else {
+                    throw CLIError("\(teacherCache) holds \(cache.completed) sequences, this run needs \(steps * sequences) (\(steps) steps × \(sequences)): extend it with `verdant teacher-cache --tokens`")
+                }
+                teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool)
+            } else {
+                teacherSource = try TeacherSource(online: teacher.model, context: context, pool: pool)
+            }
+            distillation = try DistillationTokenLoss(loss: try DistillationLoss(temperature: temperature, alpha: alpha),
+                                                     teacher: teacherSource, data: source)
+        }
+        let mode = distillation.map { $0.teacher.mode.rawValue + " teacher" } ?? "no teacher (A = 0: cross-entropy only)"
+
+        // The checkpoints and the output reuse this directory's config.json and tokenizer files.
+        let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, teacherDir: teacherDir)
+        let store = try ParameterStore(randomFor: studentConfig, seed: seed)
+        let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: warmup ?? min(100, steps / 10), totalSteps: steps, decay: schedule)
+        let options = try TrainingOptions(context: context, sequences: sequences, accumulate: 1, schedule: lrSchedule,
+                                          adamW: try AdamWSettings(weightDecay: weightDecay), clip: clip, seed: seed, saveEvery: saveEvery)
+        let trainer = try Trainer(store: store, options: options, data: source, pool: pool,
+                                  loss: distillation.map { $0 as TokenLoss } ?? CrossEntropyLoss())
+        if resume {
+            guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
+                throw CLIError("--resume: no checkpoint in \(checkpointRoot)")
+            }
+            try TrainingCheckpoint.restore(trainer, from: TrainingCheckpoint.directory(root: checkpointRoot, step: last))
+            printError("resumed from \(TrainingCheckpoint.directory(root: checkpointRoot, step: last)) (step \(last))")
+        }
+        printError(String(format: "distill: student %d parameters (teacher %d), %@, T %g, A %g; %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
+                          store.totalCount, Int(StudentConfig.estimatedParameters(teacher.config)), mode as NSString, Double(temperature), Double(alpha),
+                          stream.tokens.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
+        let start = Date()
+        let startStep = trainer.step
+        while !trainer.isFinished {
+            let r: StepReport
+            do {
+                r = try trainer.trainStep()
+            } catch {
+                // A teacher failure surfaces as a NaN loss in the trainer: report the cause.
+                throw distillation?.failure ?? error
+            }
+            let totals = distillation?.takeTotals()
+            let elapsed = Date().timeIntervalSince(start)
+            let done = trainer.step - startStep
+            let rate = Double(done * perStep) / max(elapsed, 1e-9)
+            let left = elapsed / Double(done) * Double(steps - trainer.step)
+            // KL and CE per token when the loss mixes them (the loss skips the CE when A = 1).
+            var parts = ""
+            if let totals, alpha < 1 {
+                let rows = Double(max(totals.rows, 1))
+                parts = String(format: "  KL %.4f  CE %.4f", totals.kl / rows, totals.crossEntropy / rows)
+            }
+            printError(String(format: "step %d/%d  loss %.4f%@  lr %.3e  |g| %.3f  %.0f tokens/s  %@ left",
+                              r.step, steps, r.loss, parts as NSString, r.learningRate, r.gradientNorm, rate,
+                              formatDuration(left)))
+            if saveEvery > 0 && trainer.step % saveEvery == 0 && !trainer.isFinished {
+                try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: template, dtype: .f32)
+            }
+        }
+        try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: template, dtype: .f32)
+        try writer.write(config: try ModelDirectoryWriter.readConfigObject(directory: template),
+                         weights: try TrainingCheckpoint.modelWriter(store, dtype: .f32), copyFrom: template)
+        printError("wrote \(out) (checkpoints in \(checkpointRoot))")
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import VerdantModels
+
+/// Reading and checking a distillation student's config.json against its teacher,
+/// and the directory its checkpoints and output reuse (student config + teacher
+/// tokenizer files).
+enum StudentConfig {
+    /// Parses PATH and checks what distillation needs today: same architecture family,
+    /// same vocabulary (the student uses the teacher's tokenizer and ids; vocabulary-
+    /// pruned students need the id mapping, which comes next), and a size whose f32
+    /// training state (weights, gradients, two AdamW moments: 16 bytes a parameter)
+    /// fits in memory.
+    static func read(path: String, teacher: ModelConfig) throws -> ModelConfig {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw CLIError("cannot read the student config \(path)")
+        }
+        let config: ModelConfig
+        do {
+            config = try ModelRegistry.config(fromJSON: bytes)
+        } catch {
+            throw CLIError("student config \(path): \(error)")
+        }
+        guard config.family == teacher.family else {
+            throw CLIError("student config \(path) is model_type '\(config.modelType)' (\(config.family.rawValue) family), the teacher is '\(teacher.modelType)' (\(teacher.family.rawValue) family): distillation needs the same family")
+        }
+        guard config.vocabSize == teacher.vocabSize else {
+            throw CLIError("student vocab_size \(config.vocabSize) differs from the teacher's \(teacher.vocabSize): the student must use the teacher's vocabulary (vocabulary-pruned students are not supported yet)")
+        }
+        let parameters = estimatedParameters(config)
+        let stateBytes = 16 * parameters
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard stateBytes < memory else {
+            throw CLIError(String(format: "student config %@ has about %.3g parameters: its training state (%.3g GB) exceeds this machine's memory (%.3g GB)",
+                                  path as NSString, parameters, stateBytes / 1e9, memory / 1e9))
+        }
+        return config
+    }
+
+    /// Approximate parameter count (Double: an absurd config must not overflow).
+    static func estimatedParameters(_ c: ModelConfig) -> Double {
+        let H = Double(c.hiddenSize), V = Double(c.vocabSize), I = Double(c.intermediateSize)
+        let attention = H * Double(c.qDim + 2 * c.kvDim) + Double(c.qDim) * H
+        let mlp = (c.family == .llama ? 3 : 2) * H * I
+        let embeddings = V * H * (c.tieWordEmbeddings ? 1 : 2) + (c.family == .llama ? 0 : Double(c.maxPositions) * H)
+        return embeddings + Double(c.numLayers) * (attention + mlp)
+    }
+
+    /// ROOT/student: the student's config.json (bos/eos ids taken from the teacher
+    /// when the student config leaves them out) and the teacher's tokenizer and
+    /// generation files. Rewritten on every run, so it always matches --student.
+    static func writeTemplate(root: String, studentConfig path: String, teacherDir: String) throws -> String {
+        let fm = FileManager.default
+        let dir = (root as NSString).appendingPathComponent("student")
+        let staging = dir + ".partial-\(getpid())"
+        try? fm.removeItem(atPath: staging)
+        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        for name in try fm.contentsOfDirectory(atPath: teacherDir) {
+            if name == "config.json" || name.hasSuffix(".safetensors") || name == Checkpoint.indexFileName
+                || name.hasSuffix(".bin") || name.hasSuffix(".gguf") { continue }
+            let from = (teacherDir as NSString).appendingPathComponent(name)
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: from, isDirectory: &isDir), !isDir.boolValue else { continue }
+            try fm.copyItem(atPath: from, toPath: (staging as NSString).appendingPathComponent(name))
+        }
+        var config = try jsonObject(path: path)
+        let teacherConfig = try ModelDirectoryWriter.readConfigObject(directory: teacherDir)
+        for key in ["bos_token_id", "eos_token_id"] where config[key] == nil {
+            config[key] = teacherConfig[key]
+        }
+        let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try json.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent("config.json")))
+        if fm.fileExists(atPath: dir) { try fm.removeItem(atPath: dir) }
+        try fm.moveItem(atPath: staging, toPath: dir)
+        return dir
+    }
+
+    private static func jsonObject(path: String) throws -> [String: Any] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CLIError("student config \(path) is not a JSON object")
+        }
+        return object
+    }
+}
