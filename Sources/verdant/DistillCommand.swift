@@ -35,29 +35,17 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Output model directory.")
     var out: String
 
-    @Option(help: "Training tokens (predicted); default one pass over the data.")
-    var tokens: Int?
+    @OptionGroup var training: TrainingRunOptions
 
-    @Option(help: "Input tokens per sequence.")
-    var context: Int = 256
 
-    @Option(help: "Tokens per optimizer step (a multiple of --context: that many sequences).")
-    var batchTokens: Int?
+
 
     @Option(help: "Peak learning rate.")
     var lr: Float = 1e-3
 
-    @Option(help: "Warm-up steps (default: 10% of the steps, at most 100).")
-    var warmup: Int?
 
-    @Option(help: "Decay after warm-up: cosine, linear or constant.")
-    var schedule: LearningRateSchedule.Decay = .cosine
 
-    @Option(help: "Decoupled AdamW weight decay (≥ 2-D weights only).")
-    var weightDecay: Float = 0.01
 
-    @Option(help: "Global gradient-norm clip (0 = off).")
-    var clip: Float = 1.0
 
     @Option(help: "Distillation temperature T (> 0).")
     var temperature: Float = 10
@@ -71,69 +59,47 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Teacher cache directory (`verdant teacher-cache`) instead of running the teacher.")
     var teacherCache: String?
 
-    @Option(help: "Seed of the data order and of the random initialisation.")
-    var seed: UInt64 = 0
 
-    @Option(help: "Fraction of files (by path) held out of training, in (0, 1).")
-    var holdOut: Double?
 
-    @Option(help: "Write a resumable checkpoint every N steps (0 = only at the end).")
-    var saveEvery: Int = 100
 
-    @Flag(help: "Continue from the newest checkpoint in OUT.checkpoints.")
-    var resume = false
 
-    @Flag(help: "Replace an existing non-empty OUT.")
-    var force = false
 
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        guard context >= 2 && context <= 1 << 20 else { throw ValidationError("--context must be ≥ 2, got \(context)") }
-        if let b = batchTokens, b < context || b % context != 0 || b > 1 << 26 {
-            throw ValidationError("--batch-tokens must be a positive multiple of --context (\(context)), at most 2^26, got \(b)")
-        }
-        if let t = tokens, t < 1 { throw ValidationError("--tokens must be ≥ 1, got \(t)") }
         guard lr.isFinite, lr > 0, lr <= 1 else { throw ValidationError("--lr must lie in (0, 1], got \(lr)") }
-        if let w = warmup, w < 0 { throw ValidationError("--warmup must be ≥ 0, got \(w)") }
-        guard weightDecay.isFinite, weightDecay >= 0, weightDecay < 1 else {
-            throw ValidationError("--weight-decay must lie in [0, 1), got \(weightDecay)")
-        }
-        guard clip.isFinite, clip >= 0 else { throw ValidationError("--clip must be ≥ 0, got \(clip)") }
         guard temperature.isFinite, temperature > 0, temperature <= 1000 else {
             throw ValidationError("--temperature must lie in (0, 1000], got \(temperature)")
         }
         guard alpha.isFinite, alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1], got \(alpha)") }
-        if let h = holdOut, !(h > 0 && h < 1) { throw ValidationError("--hold-out must lie strictly between 0 and 1, got \(h)") }
-        guard saveEvery >= 0 else { throw ValidationError("--save-every must be ≥ 0, got \(saveEvery)") }
     }
 
     func run() throws {
         guard initialisation == .random else {
             throw CLIError("--init from-teacher is not implemented yet (it will build the student with the pruning operations); use --init random")
         }
-        let writer = ModelDirectoryWriter(destination: out, force: force)
+        let writer = ModelDirectoryWriter(destination: out, force: training.force)
         try writer.checkDestination()
         let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
 
         let teacher = try LoadedModel.load(directory: teacherDir)
         let studentConfig = try StudentConfig.read(path: student, teacher: teacher.config)
-        guard context <= min(teacher.config.maxPositions, studentConfig.maxPositions) else {
-            throw CLIError("--context \(context) exceeds the teacher's \(teacher.config.maxPositions) or the student's \(studentConfig.maxPositions) positions")
+        guard training.context <= min(teacher.config.maxPositions, studentConfig.maxPositions) else {
+            throw CLIError("--context \(training.context) exceeds the teacher's \(teacher.config.maxPositions) or the student's \(studentConfig.maxPositions) positions")
         }
         let pool = runtime.makePool()
         let tokenizerEOS = try loadTokenizer(directory: teacherDir).eosTokenId
         guard let eos = teacher.config.eosTokenIds.first ?? tokenizerEOS else {
             throw CLIError("the teacher declares no EOS token to separate documents")
         }
-        let streamOptions = TokenStreamOptions(context: context, seed: seed,
-                                               split: holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
+        let streamOptions = TokenStreamOptions(context: training.context, seed: training.seed,
+                                               split: training.holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
         let stream = try TokenStream.load(data: data, tokenizerDirectory: teacherDir, eos: eos, options: streamOptions, threads: pool.threads)
         let source = TokenStreamSource(stream: stream)
 
-        let sequences = (batchTokens ?? min(8, stream.sequencesPerEpoch) * context) / context
-        let perStep = sequences * context
-        let steps = max(1, (stream.sequenceCount(tokens: tokens) + sequences - 1) / sequences)
+        let sequences = (training.batchTokens ?? min(8, stream.sequencesPerEpoch) * training.context) / training.context
+        let perStep = sequences * training.context
+        let steps = max(1, (stream.sequenceCount(tokens: training.tokens) + sequences - 1) / sequences)
 
         // A = 0 is plain cross-entropy: the teacher would run for a term of weight 0, so it is
         // skipped (the same training, tested against DistillationTokenLoss with A = 0).
@@ -152,7 +118,7 @@ struct DistillCommand: ParsableCommand {
                 }
                 teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool)
             } else {
-                teacherSource = try TeacherSource(online: teacher.model, context: context, pool: pool)
+                teacherSource = try TeacherSource(online: teacher.model, context: training.context, pool: pool)
             }
             distillation = try DistillationTokenLoss(loss: try DistillationLoss(temperature: temperature, alpha: alpha),
                                                      teacher: teacherSource, data: source)
@@ -161,13 +127,13 @@ struct DistillCommand: ParsableCommand {
 
         // The checkpoints and the output reuse this directory's config.json and tokenizer files.
         let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, teacherDir: teacherDir)
-        let store = try ParameterStore(randomFor: studentConfig, seed: seed)
-        let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: warmup ?? min(100, steps / 10), totalSteps: steps, decay: schedule)
-        let options = try TrainingOptions(context: context, sequences: sequences, accumulate: 1, schedule: lrSchedule,
-                                          adamW: try AdamWSettings(weightDecay: weightDecay), clip: clip, seed: seed, saveEvery: saveEvery)
+        let store = try ParameterStore(randomFor: studentConfig, seed: training.seed)
+        let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: training.warmup ?? min(100, steps / 10), totalSteps: steps, decay: training.schedule)
+        let options = try TrainingOptions(context: training.context, sequences: sequences, accumulate: 1, schedule: lrSchedule,
+                                          adamW: try AdamWSettings(weightDecay: training.weightDecay), clip: training.clip, seed: training.seed, saveEvery: training.saveEvery)
         let trainer = try Trainer(store: store, options: options, data: source, pool: pool,
                                   loss: distillation.map { $0 as TokenLoss } ?? CrossEntropyLoss())
-        if resume {
+        if training.resume {
             guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
                 throw CLIError("--resume: no checkpoint in \(checkpointRoot)")
             }
@@ -201,7 +167,7 @@ struct DistillCommand: ParsableCommand {
             printError(String(format: "step %d/%d  loss %.4f%@  lr %.3e  |g| %.3f  %.0f tokens/s  %@ left",
                               r.step, steps, r.loss, parts as NSString, r.learningRate, r.gradientNorm, rate,
                               formatDuration(left)))
-            if saveEvery > 0 && trainer.step % saveEvery == 0 && !trainer.isFinished {
+            if training.saveEvery > 0 && trainer.step % training.saveEvery == 0 && !trainer.isFinished {
                 try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: template, dtype: .f32)
             }
         }

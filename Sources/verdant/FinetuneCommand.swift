@@ -38,6 +38,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Output model directory.")
     var out: String
 
+    @OptionGroup var training: TrainingRunOptions
+
     @Flag(help: "Full fine-tuning: every parameter is trained (no LoRA).")
     var full = false
 
@@ -53,68 +55,32 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Write a PEFT adapter directory to OUT instead of the merged model.")
     var saveAdapter = false
 
-    @Option(help: "Training tokens (predicted); default one pass over the data.")
-    var tokens: Int?
 
-    @Option(help: "Tokens per sequence.")
-    var context: Int = 256
 
-    @Option(help: "Tokens per micro-batch (a multiple of --context: that many sequences).")
-    var batchTokens: Int?
 
     @Option(help: "Peak learning rate.")
     var lr: Float = 1e-4
 
-    @Option(help: "Warm-up steps (default: 10% of the steps, at most 100).")
-    var warmup: Int?
 
-    @Option(help: "Decay after warm-up: cosine, linear or constant.")
-    var schedule: LearningRateSchedule.Decay = .cosine
 
-    @Option(help: "Decoupled AdamW weight decay (≥ 2-D weights only).")
-    var weightDecay: Float = 0.01
 
-    @Option(help: "Global gradient-norm clip (0 = off).")
-    var clip: Float = 1.0
 
     @Option(help: "Micro-batches per optimizer step.")
     var accumulate: Int = 1
 
-    @Option(help: "Seed of the data order.")
-    var seed: UInt64 = 0
 
-    @Option(help: "Fraction of files (by path) held out of training, in (0, 1).")
-    var holdOut: Double?
 
-    @Option(help: "Write a resumable checkpoint every N steps (0 = only at the end).")
-    var saveEvery: Int = 100
 
     @Option(help: "Weights dtype of the output: source (as the input checkpoint), f32, bf16 or f16.")
     var dtype: String = "source"
 
-    @Flag(help: "Continue from the newest checkpoint in OUT.checkpoints.")
-    var resume = false
 
-    @Flag(help: "Replace an existing non-empty OUT.")
-    var force = false
 
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        guard context >= 2 && context <= 1 << 20 else { throw ValidationError("--context must be ≥ 2, got \(context)") }
-        if let b = batchTokens, b < context || b % context != 0 {
-            throw ValidationError("--batch-tokens must be a positive multiple of --context (\(context)), got \(b)")
-        }
-        if let t = tokens, t < 1 { throw ValidationError("--tokens must be ≥ 1, got \(t)") }
         guard lr.isFinite, lr > 0, lr <= 1 else { throw ValidationError("--lr must lie in (0, 1], got \(lr)") }
-        if let w = warmup, w < 0 { throw ValidationError("--warmup must be ≥ 0, got \(w)") }
-        guard weightDecay.isFinite, weightDecay >= 0, weightDecay < 1 else {
-            throw ValidationError("--weight-decay must lie in [0, 1), got \(weightDecay)")
-        }
-        guard clip.isFinite, clip >= 0 else { throw ValidationError("--clip must be ≥ 0, got \(clip)") }
         guard (1...65536).contains(accumulate) else { throw ValidationError("--accumulate must lie in [1, 65536], got \(accumulate)") }
-        if let h = holdOut, !(h > 0 && h < 1) { throw ValidationError("--hold-out must lie strictly between 0 and 1, got \(h)") }
-        guard saveEvery >= 0 else { throw ValidationError("--save-every must be ≥ 0, got \(saveEvery)") }
         if full && (loraRank != nil || loraAlpha != nil || targets != nil || saveAdapter) {
             throw ValidationError("--full trains every weight: --lora-rank, --lora-alpha, --targets and --save-adapter are LoRA options")
         }
@@ -128,15 +94,15 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let outputDType: DType? = dtype == "source" ? nil : DType(rawValue: dtype.uppercased())
-        let writer = ModelDirectoryWriter(destination: out, force: force)
+        let writer = ModelDirectoryWriter(destination: out, force: training.force)
         try writer.checkDestination()
         let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
 
         let rank = loraRank ?? 8, alpha = loraAlpha ?? 2 * Float(loraRank ?? 8)
         let store = try makeStore(rank: rank, alpha: alpha)
         let config = store.config
-        guard context <= config.maxPositions else {
-            throw CLIError("--context \(context) exceeds the model's \(config.maxPositions) positions")
+        guard training.context <= config.maxPositions else {
+            throw CLIError("--context \(training.context) exceeds the model's \(config.maxPositions) positions")
         }
         let pool = runtime.makePool()
         let tokenizerEOS = try loadTokenizer(directory: modelDir).eosTokenId
@@ -144,21 +110,21 @@ struct FinetuneCommand: ParsableCommand {
             throw CLIError("the model declares no EOS token to separate documents")
         }
         // The same stream as `verdant teacher-cache` and `verdant distill` for these options.
-        let streamOptions = TokenStreamOptions(context: context, seed: seed,
-                                               split: holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
+        let streamOptions = TokenStreamOptions(context: training.context, seed: training.seed,
+                                               split: training.holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
         let stream = try TokenStream.load(data: data, tokenizerDirectory: modelDir, eos: eos, options: streamOptions, threads: pool.threads)
         let source = TokenStreamSource(stream: stream)
 
-        let sequences = (batchTokens ?? min(8, stream.sequencesPerEpoch) * context) / context
-        let perStep = sequences * context * accumulate
-        let steps = max(1, (stream.sequenceCount(tokens: tokens) * context + perStep - 1) / perStep)
-        let schedule = try LearningRateSchedule(peak: lr, warmupSteps: warmup ?? min(100, steps / 10), totalSteps: steps,
-                                                decay: schedule)
-        let options = try TrainingOptions(context: context, sequences: sequences, accumulate: accumulate, schedule: schedule,
-                                          adamW: try AdamWSettings(weightDecay: weightDecay), clip: clip, seed: seed,
-                                          saveEvery: saveEvery)
+        let sequences = (training.batchTokens ?? min(8, stream.sequencesPerEpoch) * training.context) / training.context
+        let perStep = sequences * training.context * accumulate
+        let steps = max(1, (stream.sequenceCount(tokens: training.tokens) * training.context + perStep - 1) / perStep)
+        let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: training.warmup ?? min(100, steps / 10), totalSteps: steps,
+                                                decay: training.schedule)
+        let options = try TrainingOptions(context: training.context, sequences: sequences, accumulate: accumulate, schedule: lrSchedule,
+                                          adamW: try AdamWSettings(weightDecay: training.weightDecay), clip: training.clip, seed: training.seed,
+                                          saveEvery: training.saveEvery)
         let trainer = try Trainer(store: store, options: options, data: source, pool: pool)
-        if resume {
+        if training.resume {
             guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
                 throw CLIError("--resume: no checkpoint in \(checkpointRoot)")
             }
@@ -182,14 +148,14 @@ struct FinetuneCommand: ParsableCommand {
                               r.step, steps, r.loss, r.learningRate, r.gradientNorm, rate, time.timeIntervalSince(last),
                               formatDuration(left)))
             last = time
-            if saveEvery > 0 && trainer.step % saveEvery == 0 && !trainer.isFinished {
+            if training.saveEvery > 0 && trainer.step % training.saveEvery == 0 && !trainer.isFinished {
                 try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
             }
         }
         printError("time per phase: " + trainer.timings.summary)
         try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
         if saveAdapter {
-            try LoRAAdapterDirectory.write(store, alpha: alpha, baseModel: modelDir, to: out, force: force)
+            try LoRAAdapterDirectory.write(store, alpha: alpha, baseModel: modelDir, to: out, force: training.force)
         } else {
             // LoRA: adapters merged into the weights (modelWriter), in the source dtype.
             try writer.write(config: try ModelDirectoryWriter.readConfigObject(directory: modelDir),
@@ -206,7 +172,7 @@ extension FinetuneCommand {
         if full { return base }
         let all: [LoRATarget] = base.config.family == .gpt2 ? [.q, .k, .v, .o, .up, .down] : LoRATarget.allCases
         return try ParameterStore(base: base, rank: rank, alpha: alpha,
-                                  targets: try targets.map(LoRATarget.parse) ?? all, seed: seed)
+                                  targets: try targets.map(LoRATarget.parse) ?? all, seed: training.seed)
     }
 }
 
