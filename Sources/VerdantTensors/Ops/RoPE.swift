@@ -36,6 +36,12 @@ public struct RoPETable: Sendable {
     /// x: [heads, 2·halfDim], in place.
     @inline(__always)
     public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headStride: Int, position: Int) {
+        rotate(x, heads: heads, headStride: headStride, position: position, sign: 1)
+    }
+
+    /// Rotation by sign·angle: +1 is the forward rotation, −1 its transpose (the backward pass).
+    @inline(__always)
+    func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, headStride: Int, position: Int, sign: Float) {
         cos.withUnsafeBufferPointer { cb in
             sin.withUnsafeBufferPointer { sb in
                 let c = cb.baseAddress! + position * halfDim
@@ -43,9 +49,9 @@ public struct RoPETable: Sendable {
                 for h in 0..<heads {
                     let v = x + h * headStride
                     for i in 0..<halfDim {
-                        let a = v[i], b = v[i + halfDim]
-                        v[i] = a * c[i] - b * s[i]
-                        v[i + halfDim] = b * c[i] + a * s[i]
+                        let a = v[i], b = v[i + halfDim], si = sign * s[i]
+                        v[i] = a * c[i] - b * si
+                        v[i + halfDim] = b * c[i] + a * si
                     }
                 }
             }

@@ -40,28 +40,12 @@ public func scaledExp(_ x: UnsafePointer<Float>, shift: Float, scale: Float,
 /// e^−87.3 ≈ 1e−38 instead of 0, nothing next to the maximum's term of 1.
 @inline(__always)
 func expNonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let log2e = SIMD16<Float>(repeating: 1.44269504088896341)
-    let ln2Hi = SIMD16<Float>(repeating: 0.693359375)
-    let ln2Lo = SIMD16<Float>(repeating: -2.12194440e-4)
     // replace(where:) rather than pointwiseMax: the latter stays an out-of-line
     // generic call here (a function call per 16 values).
     let lower = SIMD16<Float>(repeating: -87.3)
     var clamped = x
     clamped.replace(with: lower, where: x .< lower)
-    let magic = SIMD16<Float>(repeating: 12582912)
-    let t = clamped * log2e + magic
-    let n = t - magic
-    var r = clamped.addingProduct(n, -ln2Hi)
-    r = r.addingProduct(n, -ln2Lo)
-    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    p = (p * r) * r + r + 1
-    let bits = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self) &+ 127) &<< 23
-    return p * unsafeBitCast(bits, to: SIMD16<Float>.self)
+    return expReduced(clamped)
 }
 
 /// max over n ≥ 1 values.
