@@ -105,19 +105,25 @@ def main():
         print(key, r, flush=True)
         return r
 
-    rows = []
+    # Every "before" first (cheap), then the recoveries: the pruned models first, the unpruned
+    # control last (the row a short session most easily does without).
+    befores = {}
     base = None
     for name in PRUNINGS:
         if opts.only and name not in opts.only and name != "base":
             continue
         model_dir, report = prune(name, opts, data_dir)
-        removed = report["removed_fraction"] if report else 0.0
-        before = cached(name, lambda: evaluate(model_dir, name, opts, data_dir, base and base["ppl_tokens"]))
+        befores[name] = (model_dir, report["removed_fraction"] if report else 0.0,
+                         cached(name, lambda: evaluate(model_dir, name, opts, data_dir, base and base["ppl_tokens"])))
         if name == "base":
-            base = before
+            base = befores[name][2]
+    rows = []
+    for name in [n for n in befores if n != "base"] + ["base"]:
+        model_dir, removed, before = befores[name]
         tuned_dir, _ = finetune(model_dir, name, opts)
         after = cached(name + "+lora", lambda: evaluate(tuned_dir, name + "+lora", opts, data_dir, base["ppl_tokens"]))
         rows.append((name, removed, before, after))
+    rows.sort(key=lambda r: list(PRUNINGS).index(r[0]))
 
     lines = [f"| pruning | removed | ppl before → after LoRA | ES before → after | % of unpruned ES before → after | EM before → after |",
              "|---|---|---|---|---|---|"]
