@@ -11,10 +11,19 @@
 let siluParallelMinimum = 1 << 15
 
 /// (silu(x), sigmoid(x)) per lane. Large negative x: e^−x = +∞, σ = 0, silu = −0;
-/// large positive x: e^−x = 0, σ = 1.
+/// large positive x: e^−x ≈ 1e−38, σ = 1. `vexp`'s semantics, but clamped with
+/// `replace(with:where:)`, which compiles to masked vector moves here, where
+/// `clamped(lowerBound:upperBound:)` became a branchy per-lane scalar loop.
 @inline(__always)
 func siluAndSigmoid(_ x: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-    let s = 1 / (1 + vexp(-x))
+    let t = -x
+    let low = SIMD16<Float>(repeating: -87.3), high = SIMD16<Float>(repeating: 88.7)
+    var clamped = t
+    clamped.replace(with: low, where: t .< low)
+    clamped.replace(with: high, where: t .> high)
+    var e = expReduced(clamped)
+    e.replace(with: .infinity, where: t .> high)
+    let s = 1 / (1 + e)
     return (x * s, s)
 }
 
