@@ -6,7 +6,8 @@
 
 Both sides train the same model (f32 master weights; the bf16 checkpoint is widened), on
 batches of the same shape ([batch-tokens / context] sequences × context tokens, windows of the
-same tokenized text), with AdamW (weight decay 0.01, clip 1.0), one optimizer step per batch:
+same tokenized text: the seeded shuffled windows `verdant finetune` reads, reproduced here,
+so the first-step losses agree and are printed as a correctness check), with AdamW (weight decay 0.01, clip 1.0), one optimizer step per batch:
 a step is forward + backward + clip + AdamW. PyTorch runs with torch.set_num_threads(T) and its
 default attention (SDPA); Verdant runs `verdant finetune --full` (release build) with --threads T
 and prints each step's wall time. The first step of each side is a warm-up and is not counted;
@@ -40,23 +41,70 @@ def load() -> str:
     return subprocess.run(["uptime"], text=True, capture_output=True).stdout.strip()
 
 
-def token_windows(model: Path, length: int, count: int) -> list[list[int]]:
-    """Documents tokenized without special tokens, EOS-joined, cut into windows (as Verdant)."""
+MASK64 = (1 << 64) - 1
+
+
+def split_mix64(state: int) -> tuple[int, int]:
+    """SplitMix64 as Sources/VerdantTraining/Data/SequencePermutation.swift: (new state, value)."""
+    state = (state + 0x9E3779B97F4A7C15) & MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return state, z ^ (z >> 31)
+
+
+def sequence_permutation(count: int, seed: int, epoch: int):
+    """Verdant's SequencePermutation: a 4-round Feistel bijection of range(count) with cycle walking."""
+    bits = 2
+    while (1 << bits) < count:
+        bits += 1
+    half = (bits + 1) // 2
+    mask = (1 << half) - 1
+    state = (seed ^ (epoch * 0x9E3779B97F4A7C15)) & MASK64
+    keys = []
+    for _ in range(4):
+        state, k = split_mix64(state)
+        keys.append(k)
+
+    def encrypt(x: int) -> int:
+        left, right = x >> half, x & mask
+        for key in keys:
+            _, f = split_mix64(right ^ key)
+            left, right = right, left ^ (f & mask)
+        return (left << half) | right
+
+    def permute(index: int) -> int:
+        if count <= 1:
+            return 0
+        x = encrypt(index)
+        while x >= count:
+            x = encrypt(x)
+        return x
+    return permute
+
+
+def token_windows(model: Path, context: int, count: int, seed: int = 0) -> list[list[int]]:
+    """The first `count` sequences `verdant finetune --context C --seed S` trains on, in its order
+    (Sources/VerdantTraining/Data/TokenStream.swift): every document of DATA tokenized without
+    special tokens and followed by EOS, concatenated, cut into windows of context + 1 tokens that
+    overlap by one (window w starts at token w·context), visited in a seeded Feistel permutation
+    per epoch. Both engines therefore see the same batches, and their first losses must agree."""
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(model / "tokenizer.json"))
     eos = json.load(open(model / "config.json"))["eos_token_id"]
     eos = eos[0] if isinstance(eos, list) else eos
-    stream: list[int] = []
     with open(DATA) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            stream += tok.encode(json.loads(line)["text"], add_special_tokens=False).ids + [eos]
-            if len(stream) >= length * count:
-                break
-    windows = [stream[i * length:(i + 1) * length] for i in range(len(stream) // length)]
-    assert len(windows) >= count, "not enough text for the benchmark"
-    return windows[:count]
+        texts = [json.loads(line)["text"] for line in f if line.strip()]
+    stream: list[int] = []
+    for enc in tok.encode_batch(texts, add_special_tokens=False):
+        stream += enc.ids + [eos]
+    per_epoch = (len(stream) - 1) // context
+    assert per_epoch >= 1, "not enough text for the benchmark"
+    windows = []
+    for g in range(count):
+        w = sequence_permutation(per_epoch, seed, g // per_epoch)(g % per_epoch)
+        windows.append(stream[w * context:w * context + context + 1])
+    return windows
 
 
 def bench_torch(model_dir: Path, args) -> dict:
@@ -68,7 +116,7 @@ def bench_torch(model_dir: Path, args) -> dict:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     seqs = args.batch_tokens // args.context
-    windows = token_windows(model_dir, args.context + 1, seqs * (args.steps + 1))
+    windows = token_windows(model_dir, args.context, seqs * (args.steps + 1), seed=0)
     times, losses = [], []
     for s in range(args.steps + 1):
         batch = torch.tensor(windows[s * seqs:(s + 1) * seqs])
@@ -96,7 +144,7 @@ def bench_verdant(model_dir: Path, args) -> dict:
                "--context", str(args.context), "--batch-tokens", str(args.batch_tokens),
                "--tokens", str(args.batch_tokens * (args.steps + 1)), "--lr", str(args.lr), "--warmup", "0",
                "--schedule", "constant", "--weight-decay", "0.01", "--clip", "1.0", "--save-every", "0",
-               "--threads", str(args.threads)]
+               "--threads", str(args.threads), "--seed", "0"]
         log("$ " + " ".join(cmd))
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         times, losses, phases = [], [], ""
@@ -142,6 +190,10 @@ def main() -> None:
           f"{', '.join(f'{l:.3f}' for l in verdant_r['losses'][:3])}")
     if torch_r:
         print(f"verdant / pytorch: {verdant_r['tokens_per_s'] / torch_r['tokens_per_s']:.3f}×")
+        # Same weights, same windows: the first losses differ only by f32 rounding.
+        lt, lv = torch_r["losses"][0], verdant_r["losses"][0]
+        verdict = "agree" if abs(lt - lv) <= 2e-3 * abs(lt) else "DIFFER (not the same batch?)"
+        print(f"first-step loss: pytorch {lt:.4f}, verdant {lv:.4f}: {verdict}")
     print(f"verdant time per phase: {verdant_r['phases']}")
 
 

@@ -122,7 +122,7 @@ extension DecoderModel {
                 let g = tape.gate[l].pointer, u = tape.up[l].pointer
                 gate.trainingForward(xn2, rows: N, g, store: store, pool: pool)
                 up.trainingForward(xn2, rows: N, u, store: store, pool: pool)
-                gatedActivationForward(activation, gate: g, up: u, out: h, count: N * I)
+                gatedActivationForward(activation, gate: g, up: u, out: h, count: N * I, pool: pool)
                 down.trainingForward(h, rows: N, next, store: store, pool: pool)
             case .plain(let up, let down):
                 let g = tape.gate[l].pointer
@@ -180,9 +180,9 @@ extension DecoderModel {
             switch layer.mlp {
             case .gated(let gate, let up, let down):
                 let g = tape.gate[l].pointer, u = tape.up[l].pointer, dg = tape.dGate.pointer
-                gatedActivationForward(activation, gate: g, up: u, out: h, count: N * I)
+                gatedActivationForward(activation, gate: g, up: u, out: h, count: N * I, pool: pool)
                 down.trainingBackward(x: h, dy: dx, rows: N, dx: dh, accumulateDX: false, store: store, pool: pool)
-                gatedActivationBackward(activation, gate: g, up: u, dh: dh, dGate: dg, dUp: dh, count: N * I)
+                gatedActivationBackward(activation, gate: g, up: u, dh: dh, dGate: dg, dUp: dh, count: N * I, pool: pool)
                 gate.trainingBackward(x: xn2, dy: dg, rows: N, dx: dn, accumulateDX: false, store: store, pool: pool)
                 up.trainingBackward(x: xn2, dy: dh, rows: N, dx: dn, accumulateDX: true, store: store, pool: pool)
             case .plain(let up, let down):

@@ -34,9 +34,22 @@ public func activationBackward(_ kind: ActivationKind, pre: UnsafePointer<Float>
 
 /// Gated MLP: h = f(gate)·up. dGate = dh·up·f'(gate), dUp = dh·f(gate).
 /// gate, up, dh, dGate, dUp: [count]; dGate and dUp may alias dh (not each other).
+/// SiLU runs vectorized (GatedSiLU.swift), on `pool`'s threads for large counts.
 public func gatedActivationBackward(_ kind: ActivationKind, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                                     dh: UnsafePointer<Float>, dGate: UnsafeMutablePointer<Float>,
-                                    dUp: UnsafeMutablePointer<Float>, count: Int) {
+                                    dUp: UnsafeMutablePointer<Float>, count: Int, pool: ThreadPool? = nil) {
+    if kind == .silu {
+        gatedSiLUBackward(gate: gate, up: up, dh: dh, dGate: dGate, dUp: dUp, count: count, pool: pool)
+        return
+    }
+    gatedActivationBackwardReference(kind, gate: gate, up: up, dh: dh, dGate: dGate, dUp: dUp, count: count)
+}
+
+/// Scalar reference of `gatedActivationBackward` (libm expf, one thread).
+public func gatedActivationBackwardReference(_ kind: ActivationKind, gate: UnsafePointer<Float>,
+                                             up: UnsafePointer<Float>, dh: UnsafePointer<Float>,
+                                             dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>,
+                                             count: Int) {
     for i in 0..<count {
         let (f, df) = activationValueAndDerivative(kind, gate[i])
         let g = dh[i]
@@ -46,7 +59,18 @@ public func gatedActivationBackward(_ kind: ActivationKind, gate: UnsafePointer<
 }
 
 /// h = f(gate)·up (gated) into out; the recomputation backward needs for down_proj's weight gradient.
+/// SiLU runs vectorized (GatedSiLU.swift), on `pool`'s threads for large counts.
 public func gatedActivationForward(_ kind: ActivationKind, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
-                                   out: UnsafeMutablePointer<Float>, count: Int) {
+                                   out: UnsafeMutablePointer<Float>, count: Int, pool: ThreadPool? = nil) {
+    if kind == .silu {
+        gatedSiLUForward(gate: gate, up: up, out: out, count: count, pool: pool)
+        return
+    }
+    gatedActivationForwardReference(kind, gate: gate, up: up, out: out, count: count)
+}
+
+/// Scalar reference of `gatedActivationForward` (libm expf, one thread).
+public func gatedActivationForwardReference(_ kind: ActivationKind, gate: UnsafePointer<Float>,
+                                            up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count { out[i] = activationValueAndDerivative(kind, gate[i]).0 * up[i] }
 }
