@@ -70,7 +70,7 @@ extension WeightMatrix {
     /// Rows [start, start + count) as a view sharing storage.
     public func rowSlice(_ start: Int, _ count: Int) -> WeightMatrix {
         if format == .bf16Sparse1x2 { return densifiedBF16().rowSlice(start, count) }
-        WeightMatrix(format: format, rows: count, cols: cols,
+        return WeightMatrix(format: format, rows: count, cols: cols,
                      data: data + start * format.rowBytes(cols: cols), owner: owner)
     }
 }
