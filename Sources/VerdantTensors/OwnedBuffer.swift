@@ -57,6 +57,8 @@ extension WeightMatrix {
 
     /// Rows reordered: row i of the result is row `order[i]` of self.
     public func permutingRows(_ order: [Int]) -> WeightMatrix {
+        // Sparse rows have no fixed size: permute the dense bf16 form (same values).
+        if format == .bf16Sparse1x2 { return densifiedBF16().permutingRows(order) }
         let rowBytes = format.rowBytes(cols: cols)
         let buffer = OwnedBuffer(byteCount: order.count * rowBytes)
         for (i, r) in order.enumerated() {
@@ -67,7 +69,23 @@ extension WeightMatrix {
 
     /// Rows [start, start + count) as a view sharing storage.
     public func rowSlice(_ start: Int, _ count: Int) -> WeightMatrix {
-        WeightMatrix(format: format, rows: count, cols: cols,
+        if format == .bf16Sparse1x2 { return densifiedBF16().rowSlice(start, count) }
+        return WeightMatrix(format: format, rows: count, cols: cols,
                      data: data + start * format.rowBytes(cols: cols), owner: owner)
+    }
+}
+
+extension WeightMatrix {
+    /// A `bf16_sparse1x2` matrix as dense bf16 (removed tiles = 0): for code that
+    /// needs fixed-size rows (slicing, permuting, export). Other formats: self.
+    public func densifiedBF16() -> WeightMatrix {
+        guard format == .bf16Sparse1x2 else { return self }
+        let buffer = OwnedBuffer(byteCount: rows * cols * 2)
+        withExtendedLifetime(owner) {
+            for r in 0..<rows {
+                sparseExpandRowBF16(self, row: r, into: (buffer.pointer + r * cols * 2).assumingMemoryBound(to: UInt16.self))
+            }
+        }
+        return WeightMatrix(format: .bf16, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)
     }
 }

@@ -31,6 +31,9 @@ public final class Trainer {
     public internal(set) var tokensSeen = 0
     /// For stochastic parts of future losses (dropout, LoRA init); saved and restored.
     public var rng: RandomSource
+    /// A proximal step run after every AdamW update with the step's learning rate
+    /// (Group Lasso pruning); nil for plain training.
+    public var proximal: GroupLassoProximal?
 
     public init(store: ParameterStore, options: TrainingOptions, data: TrainingDataSource, pool: ThreadPool,
                 loss: TokenLoss = CrossEntropyLoss()) throws {
@@ -78,6 +81,7 @@ public final class Trainer {
         let lr = o.schedule.rate(step: step)
         // Clipping is folded into the update (one pass over the gradients, not two).
         optimizer.update(store: store, learningRate: lr, gradientScale: clippingFactor(norm: norm, maxNorm: o.clip), pool: pool)
+        proximal?.apply(store.values, learningRate: lr, pool: pool)
         let d = ContinuousClock.now - t0
         timings.optimizer += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         step += 1

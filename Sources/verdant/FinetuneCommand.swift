@@ -96,64 +96,15 @@ struct FinetuneCommand: ParsableCommand {
         let outputDType: DType? = dtype == "source" ? nil : DType(rawValue: dtype.uppercased())
         let writer = ModelDirectoryWriter(destination: out, force: training.force)
         try writer.checkDestination()
-        let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
-
         let rank = loraRank ?? 8, alpha = loraAlpha ?? 2 * Float(loraRank ?? 8)
         let store = try makeStore(rank: rank, alpha: alpha)
-        let config = store.config
-        guard training.context <= config.maxPositions else {
-            throw CLIError("--context \(training.context) exceeds the model's \(config.maxPositions) positions")
-        }
         let pool = runtime.makePool()
-        let tokenizerEOS = try loadTokenizer(directory: modelDir).eosTokenId
-        guard let eos = config.eosTokenIds.first ?? tokenizerEOS else {
-            throw CLIError("the model declares no EOS token to separate documents")
-        }
-        // The same stream as `verdant teacher-cache` and `verdant distill` for these options.
-        let streamOptions = TokenStreamOptions(context: training.context, seed: training.seed,
-                                               split: training.holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
-        let stream = try TokenStream.load(data: data, tokenizerDirectory: modelDir, eos: eos, options: streamOptions, threads: pool.threads)
-        let source = TokenStreamSource(stream: stream)
-
-        let sequences = (training.batchTokens ?? min(8, stream.sequencesPerEpoch) * training.context) / training.context
-        let perStep = sequences * training.context * accumulate
-        let steps = max(1, (stream.sequenceCount(tokens: training.tokens) * training.context + perStep - 1) / perStep)
-        let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: training.warmup ?? min(100, steps / 10), totalSteps: steps,
-                                                decay: training.schedule)
-        let options = try TrainingOptions(context: training.context, sequences: sequences, accumulate: accumulate, schedule: lrSchedule,
-                                          adamW: try AdamWSettings(weightDecay: training.weightDecay), clip: training.clip, seed: training.seed,
-                                          saveEvery: training.saveEvery)
-        let trainer = try Trainer(store: store, options: options, data: source, pool: pool)
-        if training.resume {
-            guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
-                throw CLIError("--resume: no checkpoint in \(checkpointRoot)")
-            }
-            try TrainingCheckpoint.restore(trainer, from: TrainingCheckpoint.directory(root: checkpointRoot, step: last))
-            printError("resumed from \(TrainingCheckpoint.directory(root: checkpointRoot, step: last)) (step \(last))")
-        }
+        let run = try TrainingRun(store: store, modelDir: modelDir, data: data, out: out, lr: lr, accumulate: accumulate,
+                                  training: training, pool: pool)
         printError(String(format: "finetune: %d trainable parameters (%@), %d tokens of data, %d steps × %d tokens, activations %.0f MB, %d threads",
                           store.trainableCount, full ? "full" : "LoRA r \(rank), α \(alpha) on \(store.adapters.count) linears",
-                          stream.tokens.count, steps, perStep, Double(trainer.activationBytes) / 1e6, pool.threads))
-        let start = Date()
-        let startStep = trainer.step
-        var last = start
-        while !trainer.isFinished {
-            let r = try trainer.trainStep()
-            let time = Date()
-            let elapsed = time.timeIntervalSince(start)
-            let done = trainer.step - startStep
-            let rate = Double(done * perStep) / max(elapsed, 1e-9)
-            let left = elapsed / Double(done) * Double(steps - trainer.step)
-            printError(String(format: "step %d/%d  loss %.4f  lr %.3e  |g| %.3f  %.0f tokens/s  (%.3f s this step)  %@ left",
-                              r.step, steps, r.loss, r.learningRate, r.gradientNorm, rate, time.timeIntervalSince(last),
-                              formatDuration(left)))
-            last = time
-            if training.saveEvery > 0 && trainer.step % training.saveEvery == 0 && !trainer.isFinished {
-                try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
-            }
-        }
-        printError("time per phase: " + trainer.timings.summary)
-        try TrainingCheckpoint.save(trainer, root: checkpointRoot, source: modelDir, dtype: outputDType)
+                          run.streamTokens, run.steps, run.perStep, Double(run.trainer.activationBytes) / 1e6, pool.threads))
+        try run.run(training: training, source: modelDir, dtype: outputDType)
         if saveAdapter {
             try LoRAAdapterDirectory.write(store, alpha: alpha, baseModel: modelDir, to: out, force: training.force)
         } else {
@@ -161,7 +112,7 @@ struct FinetuneCommand: ParsableCommand {
             try writer.write(config: try ModelDirectoryWriter.readConfigObject(directory: modelDir),
                              weights: try TrainingCheckpoint.modelWriter(store, dtype: outputDType), copyFrom: modelDir)
         }
-        printError("wrote \(out) (checkpoints in \(checkpointRoot))")
+        printError("wrote \(out) (checkpoints in \(run.checkpointRoot))")
     }
 }
 
@@ -174,10 +125,4 @@ extension FinetuneCommand {
         return try ParameterStore(base: base, rank: rank, alpha: alpha,
                                   targets: try targets.map(LoRATarget.parse) ?? all, seed: training.seed)
     }
-}
-
-func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let s = Int(seconds.rounded())
-    return String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
 }

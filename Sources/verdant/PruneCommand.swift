@@ -11,12 +11,18 @@ extension HeadPruner.Unit: ExpressibleByArgument {}
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Structural pruning: vocabulary, layers, FFN neurons, attention heads.",
+        abstract: "Structural pruning (vocabulary, layers, FFN neurons, attention heads) or Group Lasso pruning.",
         discussion: """
         Any combination of the four prunings runs in one command, in the order vocabulary → layers → \
         heads → FFN; each stage is scored on the model the earlier stages leave. The output is an \
         ordinary Hugging Face checkpoint (same dtype, config.json updated) plus pruning_report.json, \
         which records every score and what was removed; --plan applies a report's plan again.
+        --group-lasso instead fine-tunes every weight (f32 master weights, AdamW, the finetune \
+        options) with a Group Lasso penalty α·Σ_g √|g|·‖W_g‖ (proximal step after each update), then \
+        removes the groups with the smallest norms until --sparsity of the grouped weights is gone: \
+        1x2 tiles of q/k/v/o/gate/up/down (stored in the sparse bf16_sparse1x2 format), or FFN \
+        neurons (row: gate+up rows, column: down column; a smaller dense checkpoint). Without \
+        --data it only prunes by group norm (the magnitude baseline); --alpha 0 fine-tunes without penalty.
         """)
 
     @Argument(help: "Model directory (Hugging Face layout).")
@@ -49,9 +55,6 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "What --heads-ratio removes with GQA: kv-group (key/value heads with their query heads) or query-head (the same number of query heads from every group).")
     var headsUnit: HeadPruner.Unit = .kvGroup
 
-    @Option(help: "Seed of the random baselines.")
-    var seed: UInt64 = 0
-
     @Option(help: "Calibration text for importance scores (JSONL with `text`, or plain text).")
     var calibration: String?
 
@@ -67,15 +70,26 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Output directory (must not exist or be empty, unless --force).")
     var out: String
 
-    @Flag(help: "Replace a non-empty --out.")
-    var force = false
-
     @Flag(help: "Print the pruning report as JSON on stdout.")
     var json = false
 
+    @OptionGroup var lasso: GroupLassoOptions
+
+    /// Data stream, schedule, checkpointing (--group-lasso fine-tuning); its --seed also
+    /// seeds the random baselines and its --force replaces a non-empty --out.
+    @OptionGroup var training: TrainingRunOptions
+
     @OptionGroup var runtime: RuntimeOptions
 
+    var seed: UInt64 { training.seed }
+    var force: Bool { training.force }
+
     func validate() throws {
+        if lasso.groupLasso {
+            try lasso.validate(structural: vocabCorpus != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0 || plan != nil)
+            return
+        }
+        try lasso.validateUnused()
         for (name, r) in [("--ffn-ratio", ffnRatio), ("--heads-ratio", headsRatio)] where !(r.isFinite && r >= 0 && r < 1) {
             throw ValidationError("\(name) must be in [0, 1), got \(r)")
         }
@@ -94,6 +108,7 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
+        if lasso.groupLasso { return try runGroupLasso() }
         var options = PruningOptions()
         options.vocabularyCorpus = vocabCorpus
         options.dropLayers = dropLayers

@@ -64,7 +64,9 @@ public struct ModelDirectoryWriter {
             if let source {
                 for name in (try? fm.contentsOfDirectory(atPath: source)) ?? [] {
                     if name == "config.json" || name.hasSuffix(".safetensors") || name == Checkpoint.indexFileName
-                        || name.hasSuffix(".bin") || name.hasSuffix(".gguf") || files[name] != nil { continue }
+                        || name.hasSuffix(".bin") || name.hasSuffix(".gguf") || files[name] != nil
+                        // A training checkpoint used as a source: its trainer state describes that run, not this model.
+                        || name == "trainer_state.json" { continue }
                     let from = (source as NSString).appendingPathComponent(name)
                     var isDir: ObjCBool = false
                     guard fm.fileExists(atPath: from, isDirectory: &isDir), !isDir.boolValue else { continue }

@@ -81,6 +81,10 @@ public struct SafetensorsWriter {
             // section records the format and the logical shape.
             dtype = .u8
             shape = [matrix.rows, matrix.format.rowBytes(cols: matrix.cols)]
+        case .bf16Sparse1x2:
+            // Variable bytes per row: one flat U8 run (SparsePairs.swift has the layout).
+            dtype = .u8
+            shape = [matrix.byteCount]
         }
         let m = matrix
         try add(name, dtype: dtype, shape: shape) { out in

@@ -22,12 +22,15 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     /// Per output row: f32 scale s, then the row as int8 (padded to 32); x = s·q.
     /// Activations are quantized per token at run time (the W8A8 recipe).
     case w8a8
+    /// bf16 with only some 1×2 tiles kept: bitmask + packed tiles, variable bytes per
+    /// row (SparsePairs.swift). Not a block format: `rowBytes` is the dense bound.
+    case bf16Sparse1x2
 
     public static let int4GroupSizes = [32, 64, 128]
 
     public var isQuantized: Bool {
         switch self {
-        case .f32, .f16, .bf16: return false
+        case .f32, .f16, .bf16, .bf16Sparse1x2: return false
         default: return true
         }
     }
@@ -35,7 +38,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     /// Elements per block (1 for float formats; the whole padded row for w8a8).
     public var blockElements: Int {
         switch self {
-        case .f32, .f16, .bf16: return 1
+        case .f32, .f16, .bf16, .bf16Sparse1x2: return 1
         case .q8_0, .q4_0, .w8a8: return 32
         case .int4(let g): return g
         }
@@ -45,7 +48,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     public var blockBytes: Int {
         switch self {
         case .f32: return 4
-        case .f16, .bf16: return 2
+        case .f16, .bf16, .bf16Sparse1x2: return 2
         case .q8_0: return 34
         case .q4_0: return 18
         case .int4(let g): return 4 + g / 2
@@ -56,7 +59,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     /// Bytes occupied by one row of `cols` logical elements (padding included).
     public func rowBytes(cols: Int) -> Int {
         switch self {
-        case .f32, .f16, .bf16: return cols * blockBytes
+        case .f32, .f16, .bf16, .bf16Sparse1x2: return cols * blockBytes
         case .w8a8: return 4 + paddedColumns(cols)
         default: return paddedColumns(cols) / blockElements * blockBytes
         }
@@ -83,6 +86,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
         case .q4_0: return "q4_0"
         case .int4(let g): return "int4_g\(g)"
         case .w8a8: return "w8a8"
+        case .bf16Sparse1x2: return SparsePairs.formatName
         }
     }
 
@@ -95,6 +99,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
         case "q8_0": self = .q8_0
         case "q4_0": self = .q4_0
         case "w8a8": self = .w8a8
+        case SparsePairs.formatName: self = .bf16Sparse1x2
         case "int4":
             guard Self.int4GroupSizes.contains(defaultGroup) else { return nil }
             self = .int4(groupSize: defaultGroup)

@@ -183,6 +183,12 @@ struct TensorPlan {
             fallbacks.append(name)
             target = .f16
         }
+        var source = source
+        if source.format == .bf16Sparse1x2 {
+            // GGUF has no sparse type: the kept tiles are written in a dense type (zeros elsewhere).
+            log("\(name): \(source.format.name) written dense")
+            source = source.densifiedBF16()
+        }
         let m = rowOrder.map { source.permutingRows($0) } ?? source
         let rows = m.rows, cols = m.cols
         if GGMLType(bitCompatibleWith: m.format) == target {
