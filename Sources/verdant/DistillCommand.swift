@@ -59,6 +59,9 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Teacher cache directory (`verdant teacher-cache`) instead of running the teacher.")
     var teacherCache: String?
 
+    @Option(help: "Student vocabulary: a directory whose tokenizer.json is a subset of the teacher's (e.g. `verdant prune TEACHER --vocab-corpus F --vocab-size N --out DIR`). The data is tokenized with it; the teacher's distribution is restricted to its ids and renormalised. The output carries its tokenizer files.")
+    var studentVocab: String?
+
 
 
 
@@ -83,18 +86,17 @@ struct DistillCommand: ParsableCommand {
         let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
 
         let teacher = try LoadedModel.load(directory: teacherDir)
-        let studentConfig = try StudentConfig.read(path: student, teacher: teacher.config)
+        let vocab = try DistillationVocabulary.resolve(teacherDir: teacherDir, teacher: teacher.config,
+                                                       teacherRows: teacher.model.vocabSize, studentVocab: studentVocab)
+        let studentConfig = try StudentConfig.read(path: student, teacher: teacher.config,
+                                                   vocabulary: vocab.vocabulary?.count, vocabularySource: studentVocab)
         guard training.context <= min(teacher.config.maxPositions, studentConfig.maxPositions) else {
             throw CLIError("--context \(training.context) exceeds the teacher's \(teacher.config.maxPositions) or the student's \(studentConfig.maxPositions) positions")
         }
         let pool = runtime.makePool()
-        let tokenizerEOS = try loadTokenizer(directory: teacherDir).eosTokenId
-        guard let eos = teacher.config.eosTokenIds.first ?? tokenizerEOS else {
-            throw CLIError("the teacher declares no EOS token to separate documents")
-        }
         let streamOptions = TokenStreamOptions(context: training.context, seed: training.seed,
                                                split: training.holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
-        let stream = try TokenStream.load(data: data, tokenizerDirectory: teacherDir, eos: eos, options: streamOptions, threads: pool.threads)
+        let stream = try TokenStream.load(data: data, tokenizerDirectory: vocab.tokenizerDirectory, eos: vocab.eos, options: streamOptions, threads: pool.threads)
         let source = TokenStreamSource(stream: stream)
 
         let sequences = (training.batchTokens ?? min(8, stream.sequencesPerEpoch) * training.context) / training.context
@@ -116,9 +118,9 @@ struct DistillCommand: ParsableCommand {
                     // teacher's mass, so a top-k cache carries almost none of the soft labels.
                     printError("warning: a top-k teacher cache at T \(temperature) keeps little of the teacher's distribution (KL and gradient errors near 100% at T = 10 on pycoder-llama-19m); use `verdant teacher-cache --hidden-states` or no cache (online teacher)")
                 }
-                teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool)
+                teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool, vocabulary: vocab.vocabulary)
             } else {
-                teacherSource = try TeacherSource(online: teacher.model, context: training.context, pool: pool)
+                teacherSource = try TeacherSource(online: teacher.model, context: training.context, pool: pool, vocabulary: vocab.vocabulary)
             }
             distillation = try DistillationTokenLoss(loss: try DistillationLoss(temperature: temperature, alpha: alpha),
                                                      teacher: teacherSource, data: source)
@@ -126,7 +128,7 @@ struct DistillCommand: ParsableCommand {
         let mode = distillation.map { $0.teacher.mode.rawValue + " teacher" } ?? "no teacher (A = 0: cross-entropy only)"
 
         // The checkpoints and the output reuse this directory's config.json and tokenizer files.
-        let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, teacherDir: teacherDir)
+        let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, vocabularyDir: vocab.tokenizerDirectory)
         let store = try ParameterStore(randomFor: studentConfig, seed: training.seed)
         let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: training.warmup ?? min(100, steps / 10), totalSteps: steps, decay: training.schedule)
         let options = try TrainingOptions(context: training.context, sequences: sequences, accumulate: 1, schedule: lrSchedule,

@@ -25,6 +25,9 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Keep only the tokens this corpus uses (JSONL with `text`, or plain text), plus special, added and byte tokens.")
     var vocabCorpus: String?
 
+    @Option(help: "With --vocab-corpus: keep exactly N tokens, the corpus's most frequent (plus special, byte and merge-chain tokens) — a student vocabulary for `verdant distill --student-vocab`. The corpus then tokenizes into more, shorter tokens.")
+    var vocabSize: Int?
+
     @Option(help: "Number of decoder layers to remove (greedy, re-scored after each removal).")
     var dropLayers: Int = 0
 
@@ -96,6 +99,7 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         var options = PruningOptions()
         options.vocabularyCorpus = vocabCorpus
+        options.vocabularySize = vocabSize
         options.dropLayers = dropLayers
         options.layerCriterion = criterion
         options.ffnRatio = ffnRatio
@@ -145,6 +149,9 @@ struct PruneCommand: ParsableCommand {
             var line = "  vocabulary \(r.shapeBefore.vocabulary) → \(r.shapeAfter.vocabulary) tokens"
             if let a = v.mergesBefore, let b = v.mergesAfter { line += ", merges \(a) → \(b)" }
             if v.tokenizationVerified == true { line += "; corpus tokenization verified identical" }
+            if let limit = v.stats?.sizeLimit {
+                line += "; limited to \(limit) by frequency (\(v.stats?.droppedCorpusTokens ?? 0) tokens the corpus uses dropped: it now tokenizes into shorter tokens)"
+            }
             lines.append(line)
         }
         if let l = r.layers { lines.append("  layers removed (\(l.criterion.rawValue)): \(l.removed)") }
