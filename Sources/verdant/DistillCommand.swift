@@ -53,8 +53,14 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Weight A of the soft-label term in [0, 1] (1: pure distillation, 0: cross-entropy only).")
     var alpha: Float = 1
 
-    @Option(name: .customLong("init"), help: "Student initialisation: random (from --seed) or from-teacher (not implemented yet).")
+    @Option(name: .customLong("init"), help: "Student initialisation: random (from --seed) or from-teacher (the teacher cut down to the student's shape by pruning: vocabulary, layers, KV groups / query heads, FFN neurons, hidden channels, scored on the start of --data).")
     var initialisation: Initialisation = .random
+
+    @Option(help: "With --init from-teacher: which teacher blocks to keep, bi (greedy block influence) or even (evenly spaced).")
+    var initLayers: StudentLayerChoice = .bi
+
+    @Option(help: "With --init from-teacher: calibration tokens (from the start of the token stream) for the importance scores.")
+    var initCalibrationTokens: Int = 8192
 
     @Option(help: "Teacher cache directory (`verdant teacher-cache`) instead of running the teacher.")
     var teacherCache: String?
@@ -75,12 +81,10 @@ struct DistillCommand: ParsableCommand {
             throw ValidationError("--temperature must lie in (0, 1000], got \(temperature)")
         }
         guard alpha.isFinite, alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1], got \(alpha)") }
+        guard initCalibrationTokens >= 1 else { throw ValidationError("--init-calibration-tokens must be ≥ 1, got \(initCalibrationTokens)") }
     }
 
     func run() throws {
-        guard initialisation == .random else {
-            throw CLIError("--init from-teacher is not implemented yet (it will build the student with the pruning operations); use --init random")
-        }
         let writer = ModelDirectoryWriter(destination: out, force: training.force)
         try writer.checkDestination()
         let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
@@ -129,7 +133,16 @@ struct DistillCommand: ParsableCommand {
 
         // The checkpoints and the output reuse this directory's config.json and tokenizer files.
         let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, vocabularyDir: vocab.tokenizerDirectory)
-        let store = try ParameterStore(randomFor: studentConfig, seed: training.seed)
+        let store: ParameterStore
+        if initialisation == .fromTeacher && !training.resume {
+            let initDir = try StudentInitialisation.build(teacherDir: teacherDir, student: studentConfig, vocabulary: vocab.vocabulary,
+                                                          stream: stream, layers: initLayers, calibrationTokens: initCalibrationTokens,
+                                                          root: checkpointRoot, pool: pool)
+            store = try ParameterStore(checkpoint: try Checkpoint(path: initDir), config: studentConfig)
+        } else {
+            // A resumed run restores every weight from its checkpoint.
+            store = try ParameterStore(randomFor: studentConfig, seed: training.seed)
+        }
         let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: training.warmup ?? min(100, steps / 10), totalSteps: steps, decay: training.schedule)
         let options = try TrainingOptions(context: training.context, sequences: sequences, accumulate: 1, schedule: lrSchedule,
                                           adamW: try AdamWSettings(weightDecay: training.weightDecay), clip: training.clip, seed: training.seed, saveEvery: training.saveEvery)
