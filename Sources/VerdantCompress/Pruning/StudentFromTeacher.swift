@@ -128,3 +128,40 @@ public enum StudentFromTeacher {
         Array(scores.indices.sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k)).sorted()
     }
 }
+
+extension Pruner {
+    /// `verdant prune --to-config`: the plan that cuts this model down to `student`'s
+    /// shape. Calibration comes from `options.calibrationPath`; a smaller student
+    /// vocabulary is selected by frequency on `options.vocabularyCorpus`.
+    public func studentPlan(student: ModelConfig, options: PruningOptions, layers: StudentLayerChoice, pool: ThreadPool,
+                            progress: PruningProgress? = nil) throws -> (PruningPlan, PruningReport) {
+        guard let path = options.calibrationPath else {
+            throw PruningError.invalidOption("--to-config scores what to keep: give --calibration FILE")
+        }
+        let tokenizer = try loadTokenizer(for: "tokenizing the calibration data")
+        let length = min(options.calibrationLength, config.maxPositions)
+        let calibration = try CalibrationSet.load(path: path, tokenizer: tokenizer, tokens: options.calibrationTokens,
+                                                  sequenceLength: length, threads: options.threads)
+        var vocabulary: [Int]? = nil
+        var vocabularyReport: PruningReport.Vocabulary? = nil
+        if student.vocabSize < embeddingRows {
+            guard let corpus = options.vocabularyCorpus else {
+                throw PruningError.invalidOption("the student's vocab_size \(student.vocabSize) is below the model's \(embeddingRows): give --vocab-corpus FILE to choose its tokens")
+            }
+            var required = PrunedConfigFiles.tokenIds(in: configJSON)
+            if let g = try optionalJSON("generation_config.json") { required += PrunedConfigFiles.tokenIds(in: g) }
+            let selection = try VocabularyPruner.select(tokenizerJSON: try Self.readJSON(tokenizerPath), tokenizer: tokenizer,
+                                                        documents: try readCorpus(corpus), requiredIds: required,
+                                                        rows: embeddingRows, threads: options.threads, maxTokens: student.vocabSize)
+            vocabulary = selection.keptIds
+            vocabularyReport = .init(corpus: corpus, stats: selection.stats)
+        }
+        // Calibration ids are the model's own; the student vocabulary only slices rows.
+        var (plan, report) = try StudentFromTeacher.plan(pruner: self, student: student, vocabulary: vocabulary, layers: layers,
+                                                         calibration: calibration, pool: pool, progress: progress)
+        report.vocabulary = vocabularyReport
+        report.calibration = .init(file: path, tokens: calibration.tokenCount, sequences: calibration.sequences.count, sequenceLength: length)
+        plan.vocabulary = vocabulary
+        return (plan, report)
+    }
+}
