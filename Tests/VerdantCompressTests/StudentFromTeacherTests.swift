@@ -34,8 +34,8 @@ import VerdantTensors
             let written = try pruner.write(plan: plan, report: report, to: dir + "/out", force: false)
             let loaded = try LoadedModel.load(directory: dir + "/out")
             let c = loaded.config
-            #expect([c.numLayers, c.hiddenSize, c.numHeads, c.numKVHeads, c.headDim, c.intermediateSize, c.vocabSize]
-                    == [1, 40, 2, 1, 16, 48, 512])
+            let shape: [Int] = [c.numLayers, c.hiddenSize, c.numHeads, c.numKVHeads, c.headDim, c.intermediateSize, c.vocabSize]
+            #expect(shape == [1, 40, 2, 1, 16, 48, 512])
             let checkpoint = try Checkpoint(path: dir + "/out")
             #expect(written.parametersAfter == checkpoint.parameterCount)
             let store = try ParameterStore(checkpoint: checkpoint, config: s)

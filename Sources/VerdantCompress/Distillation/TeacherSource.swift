@@ -55,7 +55,7 @@ public final class TeacherSource {
             throw DistillationError("\(cache.path) was made for \(cache.layout.vocabularyFingerprint.map { "student vocabulary \($0)" } ?? "the teacher's own vocabulary"), this run uses \(vocabulary.map { "student vocabulary \($0.fingerprint) (\($0.directory))" } ?? "the teacher's vocabulary")")
         }
         self.vocabulary = vocabulary
-        vocabSize = vocabulary?.count ?? cache.layout.vocabSize
+        vocabSize = vocabulary?.count ?? (cache.layout.content == .hiddenStates ? teacher?.vocabSize : nil) ?? cache.layout.vocabSize
         switch cache.layout.content {
         case .topK:
             mode = .cachedTopK
@@ -65,7 +65,8 @@ public final class TeacherSource {
             }
         case .hiddenStates:
             guard let teacher else { throw DistillationError("a hidden-state teacher cache needs the teacher's output layer: pass the teacher") }
-            guard teacher.hiddenSize == cache.layout.hiddenSize, teacher.vocabSize == cache.layout.vocabSize else {
+            // The layout names the vocabulary the rows cover: the student's when mapped.
+            guard teacher.hiddenSize == cache.layout.hiddenSize, vocabSize == cache.layout.vocabSize else {
                 throw DistillationError("the teacher's hidden size / vocabulary do not match the cache")
             }
             mode = .cachedHiddenStates
