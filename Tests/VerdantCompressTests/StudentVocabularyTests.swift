@@ -47,9 +47,9 @@ import VerdantTraining
     @Test func studentIdsMapToTheTeachersByTokenString() throws {
         let dir = try Self.prunedVocabulary(size: 300)
         defer { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
-        let report = try JSONDecoder().decode(PruningReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/pruning_report.json")))
+        let plan = try PruningReport.loadPlan(path: dir + "/pruning_report.json")
         let vocabulary = try StudentVocabulary.load(directory: dir, teacherDirectory: Self.teacherDir, teacherRows: 512)
-        #expect(vocabulary.teacherIds.map(Int.init) == report.plan.vocabulary)
+        #expect(vocabulary.teacherIds.map(Int.init) == plan.vocabulary)
         #expect(vocabulary.isAscending && vocabulary.count == 300)
         // Any text: the student's tokens, mapped, decode to the same text with the teacher's tokenizer.
         let student = try Tokenizer(contentsOf: dir + "/tokenizer.json")
