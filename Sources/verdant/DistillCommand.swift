@@ -12,13 +12,15 @@ struct DistillCommand: ParsableCommand {
         discussion: """
         loss = A · KL(p_teacher,T ‖ p_student,T) · T² + (1 − A) · cross-entropy on the data, per predicted token \
         (A = --alpha, T = --temperature; A = 1 is Avatar's pure soft-label loss). The student uses the teacher's \
-        tokenizer and vocabulary (same model_type family, same vocab_size). The token stream is the one \
+        tokenizer and vocabulary (same model_type family, same vocab_size), or with --student-vocab DIR a subset of \
+        it: the data is tokenized with DIR's tokenizer and the teacher's distribution is restricted to those ids and \
+        renormalised. --init from-teacher cuts the teacher down to the student's shape by pruning. The token stream is the one \
         `verdant teacher-cache` reads for the same --data, --context, --seed and --hold-out. The teacher runs \
         alongside the student unless --teacher-cache DIR names a cache of it (validated against teacher, data and \
         temperature); a hidden-state cache is exact, a top-k cache keeps little of the teacher at high T. \
         Training as in `verdant finetune --full`: AdamW, warm-up then --schedule, clipping, f32 weights, \
         checkpoints in OUT.checkpoints every --save-every steps, --resume continues exactly. OUT is a Hugging \
-        Face checkpoint (f32) with the teacher's tokenizer files, written atomically at the end.
+        Face checkpoint (f32) with the tokenizer files of the vocabulary it uses, written atomically at the end.
         """)
 
     enum Initialisation: String, ExpressibleByArgument, CaseIterable { case random, fromTeacher = "from-teacher" }
