@@ -12,13 +12,15 @@ struct DistillCommand: ParsableCommand {
         discussion: """
         loss = A · KL(p_teacher,T ‖ p_student,T) · T² + (1 − A) · cross-entropy on the data, per predicted token \
         (A = --alpha, T = --temperature; A = 1 is Avatar's pure soft-label loss). The student uses the teacher's \
-        tokenizer and vocabulary (same model_type family, same vocab_size). The token stream is the one \
+        tokenizer and vocabulary (same model_type family, same vocab_size), or with --student-vocab DIR a subset of \
+        it: the data is tokenized with DIR's tokenizer and the teacher's distribution is restricted to those ids and \
+        renormalised. --init from-teacher cuts the teacher down to the student's shape by pruning. The token stream is the one \
         `verdant teacher-cache` reads for the same --data, --context, --seed and --hold-out. The teacher runs \
         alongside the student unless --teacher-cache DIR names a cache of it (validated against teacher, data and \
         temperature); a hidden-state cache is exact, a top-k cache keeps little of the teacher at high T. \
         Training as in `verdant finetune --full`: AdamW, warm-up then --schedule, clipping, f32 weights, \
         checkpoints in OUT.checkpoints every --save-every steps, --resume continues exactly. OUT is a Hugging \
-        Face checkpoint (f32) with the teacher's tokenizer files, written atomically at the end.
+        Face checkpoint (f32) with the tokenizer files of the vocabulary it uses, written atomically at the end.
         """)
 
     enum Initialisation: String, ExpressibleByArgument, CaseIterable { case random, fromTeacher = "from-teacher" }
@@ -53,11 +55,20 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Weight A of the soft-label term in [0, 1] (1: pure distillation, 0: cross-entropy only).")
     var alpha: Float = 1
 
-    @Option(name: .customLong("init"), help: "Student initialisation: random (from --seed) or from-teacher (not implemented yet).")
+    @Option(name: .customLong("init"), help: "Student initialisation: random (from --seed) or from-teacher (the teacher cut down to the student's shape by pruning: vocabulary, layers, KV groups / query heads, FFN neurons, hidden channels, scored on the start of --data).")
     var initialisation: Initialisation = .random
+
+    @Option(help: "With --init from-teacher: which teacher blocks to keep, bi (greedy block influence) or even (evenly spaced).")
+    var initLayers: StudentLayerChoice = .bi
+
+    @Option(help: "With --init from-teacher: calibration tokens (from the start of the token stream) for the importance scores.")
+    var initCalibrationTokens: Int = 8192
 
     @Option(help: "Teacher cache directory (`verdant teacher-cache`) instead of running the teacher.")
     var teacherCache: String?
+
+    @Option(help: "Student vocabulary: a directory whose tokenizer.json is a subset of the teacher's (e.g. `verdant prune TEACHER --vocab-corpus F --vocab-size N --out DIR`). The data is tokenized with it; the teacher's distribution is restricted to its ids and renormalised. The output carries its tokenizer files.")
+    var studentVocab: String?
 
 
 
@@ -72,29 +83,26 @@ struct DistillCommand: ParsableCommand {
             throw ValidationError("--temperature must lie in (0, 1000], got \(temperature)")
         }
         guard alpha.isFinite, alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1], got \(alpha)") }
+        guard initCalibrationTokens >= 1 else { throw ValidationError("--init-calibration-tokens must be ≥ 1, got \(initCalibrationTokens)") }
     }
 
     func run() throws {
-        guard initialisation == .random else {
-            throw CLIError("--init from-teacher is not implemented yet (it will build the student with the pruning operations); use --init random")
-        }
         let writer = ModelDirectoryWriter(destination: out, force: training.force)
         try writer.checkDestination()
         let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
 
         let teacher = try LoadedModel.load(directory: teacherDir)
-        let studentConfig = try StudentConfig.read(path: student, teacher: teacher.config)
+        let vocab = try DistillationVocabulary.resolve(teacherDir: teacherDir, teacher: teacher.config,
+                                                       teacherRows: teacher.model.vocabSize, studentVocab: studentVocab)
+        let studentConfig = try StudentConfig.read(path: student, teacher: teacher.config,
+                                                   vocabulary: vocab.vocabulary?.count, vocabularySource: studentVocab)
         guard training.context <= min(teacher.config.maxPositions, studentConfig.maxPositions) else {
             throw CLIError("--context \(training.context) exceeds the teacher's \(teacher.config.maxPositions) or the student's \(studentConfig.maxPositions) positions")
         }
         let pool = runtime.makePool()
-        let tokenizerEOS = try loadTokenizer(directory: teacherDir).eosTokenId
-        guard let eos = teacher.config.eosTokenIds.first ?? tokenizerEOS else {
-            throw CLIError("the teacher declares no EOS token to separate documents")
-        }
         let streamOptions = TokenStreamOptions(context: training.context, seed: training.seed,
                                                split: training.holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
-        let stream = try TokenStream.load(data: data, tokenizerDirectory: teacherDir, eos: eos, options: streamOptions, threads: pool.threads)
+        let stream = try TokenStream.load(data: data, tokenizerDirectory: vocab.tokenizerDirectory, eos: vocab.eos, options: streamOptions, threads: pool.threads)
         let source = TokenStreamSource(stream: stream)
 
         let sequences = (training.batchTokens ?? min(8, stream.sequencesPerEpoch) * training.context) / training.context
@@ -116,9 +124,9 @@ struct DistillCommand: ParsableCommand {
                     // teacher's mass, so a top-k cache carries almost none of the soft labels.
                     printError("warning: a top-k teacher cache at T \(temperature) keeps little of the teacher's distribution (KL and gradient errors near 100% at T = 10 on pycoder-llama-19m); use `verdant teacher-cache --hidden-states` or no cache (online teacher)")
                 }
-                teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool)
+                teacherSource = try TeacherSource(cache: cache, teacher: teacher.model, pool: pool, vocabulary: vocab.vocabulary)
             } else {
-                teacherSource = try TeacherSource(online: teacher.model, context: training.context, pool: pool)
+                teacherSource = try TeacherSource(online: teacher.model, context: training.context, pool: pool, vocabulary: vocab.vocabulary)
             }
             distillation = try DistillationTokenLoss(loss: try DistillationLoss(temperature: temperature, alpha: alpha),
                                                      teacher: teacherSource, data: source)
@@ -126,8 +134,17 @@ struct DistillCommand: ParsableCommand {
         let mode = distillation.map { $0.teacher.mode.rawValue + " teacher" } ?? "no teacher (A = 0: cross-entropy only)"
 
         // The checkpoints and the output reuse this directory's config.json and tokenizer files.
-        let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, teacherDir: teacherDir)
-        let store = try ParameterStore(randomFor: studentConfig, seed: training.seed)
+        let template = try StudentConfig.writeTemplate(root: checkpointRoot, studentConfig: student, vocabularyDir: vocab.tokenizerDirectory)
+        let store: ParameterStore
+        if initialisation == .fromTeacher && !training.resume {
+            let initDir = try StudentInitialisation.build(teacherDir: teacherDir, student: studentConfig, vocabulary: vocab.vocabulary,
+                                                          stream: stream, layers: initLayers, calibrationTokens: initCalibrationTokens,
+                                                          root: checkpointRoot, pool: pool)
+            store = try ParameterStore(checkpoint: try Checkpoint(path: initDir), config: studentConfig)
+        } else {
+            // A resumed run restores every weight from its checkpoint.
+            store = try ParameterStore(randomFor: studentConfig, seed: training.seed)
+        }
         let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: training.warmup ?? min(100, steps / 10), totalSteps: steps, decay: training.schedule)
         let options = try TrainingOptions(context: training.context, sequences: sequences, accumulate: 1, schedule: lrSchedule,
                                           adamW: try AdamWSettings(weightDecay: training.weightDecay), clip: training.clip, seed: training.seed, saveEvery: training.saveEvery)

@@ -11,7 +11,9 @@ struct PerplexityCommand: ParsableCommand {
         discussion: """
         Each document is tokenized without special tokens and followed by EOS; the stream is cut into \
         consecutive non-overlapping windows of --context tokens (a last partial window counts if it has \
-        at least 2 tokens); every token after the first of each window is predicted from its prefix.
+        at least 2 tokens); every token after the first of each window is predicted from its prefix. \
+        Bits per byte (total negative log-likelihood in bits over the UTF-8 bytes of the scored text) compares \
+        models with different tokenizers, where perplexity per token does not.
         """)
 
     @Argument(help: "Model directory (Hugging Face layout, with tokenizer.json).")
@@ -28,7 +30,7 @@ struct PerplexityCommand: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeOptions
 
-    @Flag(help: "Print JSON: perplexity, tokens (predicted), tokens_per_s.")
+    @Flag(help: "Print JSON: perplexity, tokens (predicted), tokens_per_s, bits_per_byte, bytes.")
     var json = false
 
     func validate() throws {
@@ -40,6 +42,9 @@ struct PerplexityCommand: ParsableCommand {
         var perplexity: Double
         var tokens: Int
         var tokens_per_s: Double
+        /// Negative log-likelihood in bits per UTF-8 byte of the text (tokenizer-independent).
+        var bits_per_byte: Double
+        var bytes: Int
     }
 
     func run() throws {
@@ -62,11 +67,17 @@ struct PerplexityCommand: ParsableCommand {
             if interactive { printErrorInline(String(format: "\rperplexity: %d / %d tokens", done, total)) }
         }
         if interactive { printErrorInline("\r\u{1B}[K") }
+        // The bytes of the text the stream holds (decoding byte-level BPE gives the
+        // documents back; EOS counts no bytes). The first token of each window is
+        // not scored, so this is ≈ 1/context below the exact figure for every model alike.
+        let bytes = tokenizer.decode(stream, skipSpecialTokens: true).utf8.count
+        let bitsPerByte = result.negativeLogLikelihood / log(2) / Double(max(bytes, 1))
         if json {
-            try printJSON(Output(perplexity: result.perplexity, tokens: result.predictedTokens, tokens_per_s: result.tokensPerSecond))
+            try printJSON(Output(perplexity: result.perplexity, tokens: result.predictedTokens, tokens_per_s: result.tokensPerSecond,
+                                 bits_per_byte: bitsPerByte, bytes: bytes))
         } else {
-            print(String(format: "perplexity %.4f over %d predicted tokens (%d documents, %d windows of %d), %.0f tokens/s",
-                         result.perplexity, result.predictedTokens, documents.count, result.windows, context, result.tokensPerSecond))
+            print(String(format: "perplexity %.4f over %d predicted tokens (%d documents, %d windows of %d), %.4f bits per byte, %.0f tokens/s",
+                         result.perplexity, result.predictedTokens, documents.count, result.windows, context, bitsPerByte, result.tokensPerSecond))
         }
     }
 }

@@ -31,6 +31,9 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Keep only the tokens this corpus uses (JSONL with `text`, or plain text), plus special, added and byte tokens.")
     var vocabCorpus: String?
 
+    @Option(help: "With --vocab-corpus: keep exactly N tokens, the corpus's most frequent (plus special, byte and merge-chain tokens) — a student vocabulary for `verdant distill --student-vocab`. The corpus then tokenizes into more, shorter tokens.")
+    var vocabSize: Int?
+
     @Option(help: "Number of decoder layers to remove (greedy, re-scored after each removal).")
     var dropLayers: Int = 0
 
@@ -63,6 +66,12 @@ struct PruneCommand: ParsableCommand {
 
     @Option(help: "Tokens per calibration sequence (at most the model's context).")
     var calibrationLength: Int = 512
+
+    @Option(help: "Prune to exactly this student config.json's shape (layers, hidden size, heads / KV heads, intermediate size, vocabulary), every stage scored on --calibration; a smaller vocab_size is chosen by frequency on --vocab-corpus. Replaces the ratio options.")
+    var toConfig: String?
+
+    @Option(help: "With --to-config: which blocks stay, bi (greedy block influence) or even (evenly spaced).")
+    var layerChoice: StudentLayerChoice = .bi
 
     @Option(help: "Apply the plan of a pruning_report.json (or a bare plan) instead of scoring.")
     var plan: String?
@@ -99,6 +108,9 @@ struct PruneCommand: ParsableCommand {
         if plan != nil && (vocabCorpus != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0) {
             throw ValidationError("--plan applies a saved plan; it cannot be combined with --vocab-corpus, --drop-layers, --ffn-ratio or --heads-ratio")
         }
+        if toConfig != nil && (plan != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0 || vocabSize != nil) {
+            throw ValidationError("--to-config sets every size from the config; it cannot be combined with --plan, --drop-layers, --ffn-ratio, --heads-ratio or --vocab-size")
+        }
         if let c = calibration, !FileManager.default.fileExists(atPath: c) {
             throw ValidationError("--calibration \(c) does not exist")
         }
@@ -111,6 +123,7 @@ struct PruneCommand: ParsableCommand {
         if lasso.groupLasso { return try runGroupLasso() }
         var options = PruningOptions()
         options.vocabularyCorpus = vocabCorpus
+        options.vocabularySize = vocabSize
         options.dropLayers = dropLayers
         options.layerCriterion = criterion
         options.ffnRatio = ffnRatio
@@ -126,13 +139,23 @@ struct PruneCommand: ParsableCommand {
         options.plan = try plan.map { try PruningReport.loadPlan(path: $0) }
         let pool = runtime.makePool()
         options.threads = pool.threads
-        try options.validate()
+        if toConfig == nil { try options.validate() }
         try PrunedCheckpointWriter.checkDestination(out, force: force)
 
         let pruner = try Pruner(directory: modelDir)
         let progress = ProgressLine()
-        let (plan, draft) = try pruner.makePlan(options, pool: pool) { stage, done, total in
-            progress.update(stage, done, total)
+        let (plan, draft): (PruningPlan, PruningReport)
+        if let toConfig {
+            guard let bytes = FileManager.default.contents(atPath: toConfig) else { throw CLIError("cannot read --to-config \(toConfig)") }
+            let student: ModelConfig
+            do { student = try ModelRegistry.config(fromJSON: bytes) } catch { throw CLIError("--to-config \(toConfig): \(error)") }
+            (plan, draft) = try pruner.studentPlan(student: student, options: options, layers: layerChoice, pool: pool) { stage, done, total in
+                progress.update(stage, done, total)
+            }
+        } else {
+            (plan, draft) = try pruner.makePlan(options, pool: pool) { stage, done, total in
+                progress.update(stage, done, total)
+            }
         }
         progress.finish()
         let report = try pruner.write(plan: plan, report: draft, to: out, force: force, threads: pool.threads)
@@ -160,8 +183,12 @@ struct PruneCommand: ParsableCommand {
             var line = "  vocabulary \(r.shapeBefore.vocabulary) → \(r.shapeAfter.vocabulary) tokens"
             if let a = v.mergesBefore, let b = v.mergesAfter { line += ", merges \(a) → \(b)" }
             if v.tokenizationVerified == true { line += "; corpus tokenization verified identical" }
+            if let limit = v.stats?.sizeLimit {
+                line += "; limited to \(limit) by frequency (\(v.stats?.droppedCorpusTokens ?? 0) tokens the corpus uses dropped: it now tokenizes into shorter tokens)"
+            }
             lines.append(line)
         }
+        if let h = r.plan.hiddenChannels { lines.append("  hidden channels \(r.shapeBefore.hidden) → \(h.count) (residual-stream RMS)") }
         if let l = r.layers { lines.append("  layers removed (\(l.criterion.rawValue)): \(l.removed)") }
         if let h = r.heads {
             lines.append("  heads (\(h.criterion.rawValue)): \(h.mode) \(h.removedPerLayer) of \(h.unitsPerLayer) \(h.unit == .kvGroup ? "kv groups" : "query heads") per layer")

@@ -5,12 +5,12 @@ import VerdantModels
 /// and the directory its checkpoints and output reuse (student config + teacher
 /// tokenizer files).
 enum StudentConfig {
-    /// Parses PATH and checks what distillation needs today: same architecture family,
-    /// same vocabulary (the student uses the teacher's tokenizer and ids; vocabulary-
-    /// pruned students need the id mapping, which comes next), and a size whose f32
-    /// training state (weights, gradients, two AdamW moments: 16 bytes a parameter)
-    /// fits in memory.
-    static func read(path: String, teacher: ModelConfig) throws -> ModelConfig {
+    /// Parses PATH and checks what distillation needs: same architecture family,
+    /// a vocab_size equal to the vocabulary the data is tokenized with (the
+    /// teacher's, or `vocabulary`'s from --student-vocab, named `vocabularySource`
+    /// in errors), and a size whose f32 training state (weights, gradients, two
+    /// AdamW moments: 16 bytes a parameter) fits in memory.
+    static func read(path: String, teacher: ModelConfig, vocabulary: Int? = nil, vocabularySource: String? = nil) throws -> ModelConfig {
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw CLIError("cannot read the student config \(path)")
         }
@@ -23,8 +23,14 @@ enum StudentConfig {
         guard config.family == teacher.family else {
             throw CLIError("student config \(path) is model_type '\(config.modelType)' (\(config.family.rawValue) family), the teacher is '\(teacher.modelType)' (\(teacher.family.rawValue) family): distillation needs the same family")
         }
-        guard config.vocabSize == teacher.vocabSize else {
-            throw CLIError("student vocab_size \(config.vocabSize) differs from the teacher's \(teacher.vocabSize): the student must use the teacher's vocabulary (vocabulary-pruned students are not supported yet)")
+        if let vocabulary, let vocabularySource {
+            guard config.vocabSize == vocabulary else {
+                throw CLIError("student vocab_size \(config.vocabSize) differs from the \(vocabulary) tokens of --student-vocab \(vocabularySource): set vocab_size to \(vocabulary) (or prune the vocabulary to \(config.vocabSize) tokens: `verdant prune TEACHER --vocab-corpus F --vocab-size \(config.vocabSize)`)")
+            }
+        } else {
+            guard config.vocabSize == teacher.vocabSize else {
+                throw CLIError("student vocab_size \(config.vocabSize) differs from the teacher's \(teacher.vocabSize): a student with its own vocabulary needs --student-vocab DIR (a subset of the teacher's, e.g. from `verdant prune TEACHER --vocab-corpus F --vocab-size \(config.vocabSize)`)")
+            }
         }
         let parameters = estimatedParameters(config)
         let stateBytes = 16 * parameters
@@ -45,10 +51,12 @@ enum StudentConfig {
         return embeddings + Double(c.numLayers) * (attention + mlp)
     }
 
-    /// ROOT/student: the student's config.json (bos/eos ids taken from the teacher
-    /// when the student config leaves them out) and the teacher's tokenizer and
-    /// generation files. Rewritten on every run, so it always matches --student.
-    static func writeTemplate(root: String, studentConfig path: String, teacherDir: String) throws -> String {
+    /// ROOT/student: the student's config.json (bos/eos ids taken from the
+    /// vocabulary's directory when the student config leaves them out) and the
+    /// tokenizer and generation files of `vocabularyDir` (the teacher, or the
+    /// --student-vocab directory, whose ids the student uses). Rewritten on every
+    /// run, so it always matches --student.
+    static func writeTemplate(root: String, studentConfig path: String, vocabularyDir teacherDir: String) throws -> String {
         let fm = FileManager.default
         let dir = (root as NSString).appendingPathComponent("student")
         let staging = dir + ".partial-\(getpid())"
@@ -56,14 +64,15 @@ enum StudentConfig {
         try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
         for name in try fm.contentsOfDirectory(atPath: teacherDir) {
             if name == "config.json" || name.hasSuffix(".safetensors") || name == Checkpoint.indexFileName
-                || name.hasSuffix(".bin") || name.hasSuffix(".gguf") { continue }
+                || name.hasSuffix(".bin") || name.hasSuffix(".gguf") || name.hasSuffix("_report.json") { continue }
             let from = (teacherDir as NSString).appendingPathComponent(name)
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: from, isDirectory: &isDir), !isDir.boolValue else { continue }
             try fm.copyItem(atPath: from, toPath: (staging as NSString).appendingPathComponent(name))
         }
         var config = try jsonObject(path: path)
-        let teacherConfig = try ModelDirectoryWriter.readConfigObject(directory: teacherDir)
+        // A bare tokenizer directory (no config.json) has no ids to offer.
+        let teacherConfig = (try? ModelDirectoryWriter.readConfigObject(directory: teacherDir)) ?? [:]
         for key in ["bos_token_id", "eos_token_id"] where config[key] == nil {
             config[key] = teacherConfig[key]
         }

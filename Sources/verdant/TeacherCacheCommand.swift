@@ -42,6 +42,9 @@ struct TeacherCacheCommand: ParsableCommand {
     @Flag(help: "Store the teacher's final hidden states (f16) instead of top-k: exact full logits at any temperature, computed again by the teacher's output layer during distillation.")
     var hiddenStates = false
 
+    @Option(help: "Student vocabulary: a directory whose tokenizer.json is a subset of the teacher's (e.g. `verdant prune TEACHER --vocab-corpus F --out DIR`). The data is tokenized with it, the teacher reads the ids mapped to its own, and its rows cover the student's ids (renormalised); the map is recorded in the cache.")
+    var studentVocab: String?
+
     @Option(help: "Seed of the sequence order.")
     var seed: UInt64 = 0
 
@@ -84,14 +87,13 @@ struct TeacherCacheCommand: ParsableCommand {
             throw CLIError("--context \(context) exceeds the teacher's \(loaded.config.maxPositions) positions")
         }
         let pool = runtime.makePool()
-        let tokenizerEOS = try loadTokenizer(directory: teacherDir).eosTokenId
-        guard let eos = loaded.config.eosTokenIds.first ?? tokenizerEOS else {
-            throw CLIError("the teacher declares no EOS token to separate documents")
-        }
+        let vocab = try DistillationVocabulary.resolve(teacherDir: teacherDir, teacher: loaded.config,
+                                                       teacherRows: loaded.model.vocabSize, studentVocab: studentVocab)
+        if measureTopK && vocab.vocabulary != nil { throw CLIError("--measure-top-k studies the teacher's own vocabulary; leave out --student-vocab") }
         let options = TokenStreamOptions(context: context, seed: seed,
                                          split: holdOut.map { .holdOutFraction($0, keep: .train) } ?? .all)
         let dataStart = monotonicSeconds()
-        let stream = try TokenStream.load(data: data, tokenizerDirectory: teacherDir, eos: eos, options: options, threads: pool.threads)
+        let stream = try TokenStream.load(data: data, tokenizerDirectory: vocab.tokenizerDirectory, eos: vocab.eos, options: options, threads: pool.threads)
         let dataSeconds = monotonicSeconds() - dataStart
         printError(String(format: "data: %d documents, %d tokens, %d sequences of %d per epoch (read and tokenized in %.1f s)",
                           stream.documentCount, stream.tokens.count, stream.sequencesPerEpoch, context, dataSeconds))
@@ -115,7 +117,7 @@ struct TeacherCacheCommand: ParsableCommand {
         let report = try TeacherCacheBuilder.build(
             directory: out, teacher: loaded.model, teacherFingerprint: try teacherFingerprint(directory: teacherDir),
             stream: stream, sequences: sequences, content: hiddenStates ? .hiddenStates : .topK(topK, temperature: temperature),
-            pool: pool) { done, _ in bar.update(done) }
+            pool: pool, vocabulary: vocab.vocabulary) { done, _ in bar.update(done) }
         bar.finish()
         if json {
             try printJSON(Output(cache: report, documents: stream.documentCount, stream_tokens: stream.tokens.count, data_seconds: dataSeconds))

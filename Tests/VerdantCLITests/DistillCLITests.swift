@@ -34,7 +34,9 @@ private func distillFixture(student changes: [String: Any] = [:]) throws -> (dir
     (["--lr", "0"], "--lr"),
     (["--context", "16", "--batch-tokens", "20"], "--batch-tokens"),
     (["--context", "100000"], "positions"),
-    (["--init", "from-teacher"], "not implemented yet"),
+    (["--init", "from-teacher", "--context", "16", "STUDENT:headdim"], "head_dim 8 differs from the teacher's 16"),
+    (["--init", "from-teacher", "--context", "16", "STUDENT:wide"], "larger than the teacher's"),
+    (["--context", "16", "--student-vocab", "/nonexistent-vocab"], "tokenizer.json"),
     (["--init", "magic"], "--init"),
     (["--context", "16", "--resume"], "no checkpoint"),
     (["--context", "16", "--teacher-cache", "/nonexistent-cache"], "cannot open teacher cache"),
@@ -55,7 +57,7 @@ func distillBadInputIsAClearError(_ extra: [String], _ mentions: String) throws 
     for a in extra {
         switch a {
         case "STUDENT:missing": student = f.dir.appendingPathComponent("nope.json").path
-        case "STUDENT:gpt2", "STUDENT:vocab", "STUDENT:huge", "STUDENT:broken":
+        case "STUDENT:gpt2", "STUDENT:vocab", "STUDENT:huge", "STUDENT:broken", "STUDENT:headdim", "STUDENT:wide":
             student = f.dir.appendingPathComponent("bad.json").path
             let bad: Data
             switch a {
@@ -63,6 +65,8 @@ func distillBadInputIsAClearError(_ extra: [String], _ mentions: String) throws 
                 bad = try JSONSerialization.data(withJSONObject: ["model_type": "gpt2", "n_embd": 32, "n_head": 2, "n_layer": 1,
                                                                   "n_positions": 64, "vocab_size": 512])
             case "STUDENT:vocab": bad = try JSONSerialization.data(withJSONObject: studentConfig(["vocab_size": 300]))
+            case "STUDENT:headdim": bad = try JSONSerialization.data(withJSONObject: studentConfig(["head_dim": 8]))
+            case "STUDENT:wide": bad = try JSONSerialization.data(withJSONObject: studentConfig(["hidden_size": 96, "num_attention_heads": 6, "num_key_value_heads": 3]))
             case "STUDENT:huge":
                 bad = try JSONSerialization.data(withJSONObject: studentConfig(["hidden_size": 1 << 20, "num_hidden_layers": 4096,
                                                                                 "head_dim": 1 << 19, "intermediate_size": 1 << 22]))
@@ -122,4 +126,39 @@ func distillBadInputIsAClearError(_ extra: [String], _ mentions: String) throws 
     #expect(r.status == 0, "\(r.stderr)")
     r = try CLI.run(common + ["--tokens", "64", "--force", "--teacher-cache", topK])
     #expect(r.status != 0 && r.stderr.contains("temperature"), "\(r.stderr)")
+}
+
+/// A vocabulary-pruned student built from the teacher: `prune --vocab-size` makes
+/// the vocabulary, `distill --student-vocab --init from-teacher` trains on it (online
+/// and from a cache recorded for that vocabulary), and the result carries the
+/// student's tokenizer.
+@Test func distillsAVocabularyPrunedStudentFromTheTeacher() throws {
+    let fm = FileManager.default
+    let demo = CLI.fixtures.appendingPathComponent("demo").path
+    let f = try distillFixture(student: ["vocab_size": 300])
+    defer { try? fm.removeItem(at: f.dir) }
+    let vocab = f.dir.appendingPathComponent("vocab").path
+    var r = try CLI.run(["prune", demo, "--vocab-corpus", f.data, "--vocab-size", "300", "--out", vocab])
+    #expect(r.status == 0 && r.stdout.contains("limited to 300"), "\(r.stdout) \(r.stderr)")
+    let out = f.dir.appendingPathComponent("out").path
+    let common = ["distill", demo, "--student", f.student, "--data", f.data, "--out", out, "--context", "16",
+                  "--batch-tokens", "32", "--threads", "2", "--seed", "3", "--temperature", "2", "--tokens", "64", "--force"]
+    r = try CLI.run(common + ["--student-vocab", vocab, "--init", "from-teacher", "--init-calibration-tokens", "64"])
+    #expect(r.status == 0 && r.stderr.contains("init from teacher") && r.stderr.contains("step 2/2"), "\(r.stderr)")
+    #expect(fm.fileExists(atPath: out + ".checkpoints/init/pruning_report.json"))
+    let tokenizer = try String(contentsOfFile: out + "/tokenizer.json", encoding: .utf8)
+    #expect(tokenizer == (try String(contentsOfFile: vocab + "/tokenizer.json", encoding: .utf8)))
+    r = try CLI.run(["perplexity", out, "--data", f.data, "--context", "16", "--json"])
+    #expect(r.status == 0 && r.stdout.contains("bits_per_byte"), "\(r.stderr)")
+
+    // Without --student-vocab the 300-token student is refused, naming the option.
+    r = try CLI.run(common)
+    #expect(r.status != 0 && r.stderr.contains("--student-vocab"), "\(r.stderr)")
+
+    let cache = f.dir.appendingPathComponent("cache").path
+    r = try CLI.run(["teacher-cache", demo, "--data", f.data, "--out", cache, "--context", "16", "--seed", "3",
+                     "--hidden-states", "--tokens", "64", "--student-vocab", vocab])
+    #expect(r.status == 0, "\(r.stderr)")
+    r = try CLI.run(common + ["--student-vocab", vocab, "--teacher-cache", cache])
+    #expect(r.status == 0 && r.stderr.contains("cached-hidden-states"), "\(r.stderr)")
 }

@@ -41,7 +41,9 @@ enum PruningCases {
         if plan.ffn != nil { kinds.insert(family + ":ffn") }
         if plan.heads != nil { kinds.insert(family + ":heads") }
         if plan.vocabulary != nil { kinds.insert(family + ":vocabulary") }
+        if plan.hiddenChannels != nil { kinds.insert(family + ":hidden") }
     }
+    #expect(kinds.contains("llama:hidden"))
     for family in ["llama", "gpt2"] {
         for kind in ["layers", "ffn", "heads", "vocabulary"] { #expect(kinds.contains(family + ":" + kind)) }
     }

@@ -40,10 +40,16 @@ public enum TeacherCacheBuilder {
     /// first `context` tokens of each) and stores `content` for every position in
     /// DIR/teacher-cache.bin, continuing a cache DIR already holds for the same
     /// teacher, data and settings. progress(done, total) after each chunk.
+    /// `vocabulary`: the stream holds a student vocabulary's ids; the teacher reads
+    /// them mapped, top-k rows rank the student's ids (the teacher renormalised
+    /// over them), and the map's fingerprint goes into the header.
     public static func build(directory: String, teacher: DecoderModel, teacherFingerprint: String, stream: TokenStream,
                              sequences: Int, content: TeacherCacheContent, pool: ThreadPool,
+                             vocabulary: StudentVocabulary? = nil,
                              progress: ((Int, Int) -> Void)? = nil) throws -> TeacherCacheReport {
-        let V = teacher.vocabSize, C = stream.context, H = teacher.hiddenSize
+        let V = vocabulary?.count ?? teacher.vocabSize, C = stream.context, H = teacher.hiddenSize
+        let head = try vocabulary?.restrictedHead(of: teacher) ?? teacher.lmHead
+        let mapFingerprint = vocabulary?.fingerprint
         let layout: TeacherCacheLayout
         var topK = 0
         var temperature: Float = 1
@@ -54,17 +60,17 @@ public enum TeacherCacheBuilder {
             topK = k
             temperature = t
             layout = .topK(teacherFingerprint: teacherFingerprint, dataFingerprint: stream.fingerprint,
-                           context: C, k: k, temperature: t, vocabSize: V)
+                           context: C, k: k, temperature: t, vocabSize: V, vocabularyFingerprint: mapFingerprint)
         case .hiddenStates:
             layout = .hiddenStates(teacherFingerprint: teacherFingerprint, dataFingerprint: stream.fingerprint,
-                                   context: C, hiddenSize: H, vocabSize: V)
+                                   context: C, hiddenSize: H, vocabSize: V, vocabularyFingerprint: mapFingerprint)
         }
         guard C <= teacher.config.maxPositions else {
             throw DistillationError("context \(C) exceeds the teacher's \(teacher.config.maxPositions) positions")
         }
         guard sequences >= 1 else { throw DistillationError("nothing to cache: 0 sequences") }
         if let bad = stream.tokens.first(where: { $0 < 0 || Int($0) >= V }) {
-            throw DistillationError("token id \(bad) of the data is outside the teacher's vocabulary of \(V) (another tokenizer?)")
+            throw DistillationError("token id \(bad) of the data is outside the \(vocabulary == nil ? "teacher's" : "student's") vocabulary of \(V) (another tokenizer?)")
         }
         let writer = try TeacherCacheWriter(directory: directory, layout: layout, target: sequences)
         let resumedFrom = writer.completed
@@ -88,7 +94,8 @@ public enum TeacherCacheBuilder {
             for s in 0..<n {
                 let record = records + s * layout.recordBytes
                 memset(record, 0, layout.recordBytes)
-                let inputs = Array(stream.sequence(g + s).prefix(C))
+                let studentInputs = Array(stream.sequence(g + s).prefix(C))
+                let inputs = vocabulary?.teacherSequence(studentInputs) ?? studentInputs
                 kvCache.reset()
                 try teacher.forward(inputs, cache: kvCache, workspace: workspace, pool: pool)
                 if content == .hiddenStates {
@@ -100,7 +107,7 @@ public enum TeacherCacheBuilder {
                     var row = 0
                     while row < C {
                         let rows = min(block, C - row)
-                        teacher.logits(workspace: workspace, firstRow: row, rows: rows, into: logits, pool: pool)
+                        head(workspace.hiddenStates + row * H, rows: rows, logits, pool: pool)
                         let first = row
                         pool.runWorkers(rows) { r, w in
                             let scratch = pool.scratch(worker: w, bytes: scratchBytes).assumingMemoryBound(to: Float.self)

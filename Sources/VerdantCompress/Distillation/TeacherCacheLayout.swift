@@ -40,19 +40,23 @@ public struct TeacherCacheLayout: Codable, Sendable, Equatable {
     public var idBytes: Int
     /// 0 for top-k.
     public var hiddenSize: Int
+    /// `StudentVocabulary.fingerprint` when the stream holds a student vocabulary's
+    /// ids (top-k ids are then student ids); nil for the teacher's own vocabulary.
+    /// Absent from caches written before vocabulary-pruned students (decodes as nil).
+    public var vocabularyFingerprint: String? = nil
 
     public static func topK(teacherFingerprint: String, dataFingerprint: String, context: Int, k: Int,
-                            temperature: Float, vocabSize: Int) -> TeacherCacheLayout {
+                            temperature: Float, vocabSize: Int, vocabularyFingerprint: String? = nil) -> TeacherCacheLayout {
         TeacherCacheLayout(formatVersion: currentVersion, teacherFingerprint: teacherFingerprint, dataFingerprint: dataFingerprint,
                            context: context, content: .topK, topK: k, temperature: temperature, vocabSize: vocabSize,
-                           idBytes: vocabSize <= 65536 ? 2 : 4, hiddenSize: 0)
+                           idBytes: vocabSize <= 65536 ? 2 : 4, hiddenSize: 0, vocabularyFingerprint: vocabularyFingerprint)
     }
 
     public static func hiddenStates(teacherFingerprint: String, dataFingerprint: String, context: Int,
-                                    hiddenSize: Int, vocabSize: Int) -> TeacherCacheLayout {
+                                    hiddenSize: Int, vocabSize: Int, vocabularyFingerprint: String? = nil) -> TeacherCacheLayout {
         TeacherCacheLayout(formatVersion: currentVersion, teacherFingerprint: teacherFingerprint, dataFingerprint: dataFingerprint,
                            context: context, content: .hiddenStates, topK: 0, temperature: nil, vocabSize: vocabSize,
-                           idBytes: 0, hiddenSize: hiddenSize)
+                           idBytes: 0, hiddenSize: hiddenSize, vocabularyFingerprint: vocabularyFingerprint)
     }
 
     var idsOffset: Int { 0 }

@@ -75,6 +75,7 @@ final class TeacherCacheWriter {
         if existing.content != wanted.content { throw DistillationError("\(path) holds \(existing.content.rawValue), not \(wanted.content.rawValue)\(hint)") }
         if existing.topK != wanted.topK { throw DistillationError("\(path) was made with top-k \(existing.topK), not \(wanted.topK)\(hint)") }
         if existing.temperature != wanted.temperature { throw DistillationError("\(path) was made at temperature \(existing.temperature ?? 0), not \(wanted.temperature ?? 0)\(hint)") }
+        if existing.vocabularyFingerprint != wanted.vocabularyFingerprint { throw DistillationError("\(path) was made for another student vocabulary (\(existing.vocabularyFingerprint ?? "the teacher's own"), not \(wanted.vocabularyFingerprint ?? "the teacher's own"))\(hint)") }
         if existing != wanted { throw DistillationError("\(path) was made with other settings\(hint)") }
     }
 

@@ -10,11 +10,12 @@ public enum PrunedConfigFiles {
         switch o.family {
         case .llama:
             out.set("num_hidden_layers", .integer(p.numLayers))
+            out.set("hidden_size", .integer(p.hiddenSize))
             out.set("intermediate_size", .integer(p.intermediateSize))
             out.set("num_attention_heads", .integer(p.numHeads))
             out.set("num_key_value_heads", .integer(p.numKVHeads))
             // transformers derives head_dim from hidden / heads unless it is given.
-            if json["head_dim"] != nil || p.hiddenSize != p.numHeads * p.headDim || p.numHeads != o.numHeads {
+            if json["head_dim"] != nil || p.hiddenSize != p.numHeads * p.headDim || p.numHeads != o.numHeads || p.hiddenSize != o.hiddenSize {
                 out.set("head_dim", .integer(p.headDim))
             }
         case .gpt2:

@@ -3,6 +3,7 @@ import VerdantEval
 import VerdantModels
 import VerdantTensors
 import VerdantTokenizer
+import VerdantTraining
 
 /// What to prune. Every stage is optional; they compose in the order
 /// vocabulary → layers → heads → FFN, each later stage scored on the model the
@@ -10,6 +11,9 @@ import VerdantTokenizer
 public struct PruningOptions: Sendable {
     /// Keep only the tokens this corpus uses (JSONL `text` or plain text).
     public var vocabularyCorpus: String?
+    /// Keep exactly this many tokens, by frequency on the corpus (see
+    /// `VocabularyPruner.select`); nil keeps every token the corpus uses.
+    public var vocabularySize: Int?
     public var dropLayers = 0
     public var layerCriterion: LayerCriterion = .bi
     /// Fraction of intermediate neurons to remove, in [0, 1).
@@ -48,6 +52,10 @@ public struct PruningOptions: Sendable {
         for (name, r) in [("--ffn-ratio", ffnRatio), ("--heads-ratio", headsRatio)] {
             guard r.isFinite, r >= 0, r < 1 else { throw .invalidOption("\(name) must be in [0, 1), got \(r)") }
         }
+        if let n = vocabularySize {
+            guard vocabularyCorpus != nil else { throw .invalidOption("--vocab-size needs --vocab-corpus (the text whose token frequencies rank the vocabulary)") }
+            guard n >= 1 else { throw .invalidOption("--vocab-size must be ≥ 1, got \(n)") }
+        }
         guard dropLayers >= 0 else { throw .invalidOption("--drop-layers must be ≥ 0, got \(dropLayers)") }
         guard calibrationTokens > 0 else { throw .invalidOption("--calibration-tokens must be positive, got \(calibrationTokens)") }
         guard calibrationLength >= 2 else { throw .invalidOption("--calibration-length must be at least 2, got \(calibrationLength)") }
@@ -58,6 +66,13 @@ public struct PruningOptions: Sendable {
             throw .invalidOption("importance scoring needs --calibration FILE (or use --criterion last / random criteria)")
         }
     }
+}
+
+/// The documents of a corpus file: JSONL or JSONL.xz (`text` per line, read as
+/// training data is) or plain text.
+func readCorpus(_ path: String) throws -> [String] {
+    if path.hasSuffix(".xz") { return try TrainingCorpus.read(path: path).documents.map(\.text) }
+    return try readDocuments(path: path)
 }
 
 /// Scores a model and writes the pruned checkpoint.
@@ -138,12 +153,12 @@ public final class Pruner {
             let t = try tokenizer ?? loadTokenizer(for: "vocabulary pruning")
             tokenizer = t
             progress?("vocabulary", 0, 1)
-            let documents = try readDocuments(path: corpus)
+            let documents = try readCorpus(corpus)
             var required = PrunedConfigFiles.tokenIds(in: configJSON)
             if let g = try optionalJSON("generation_config.json") { required += PrunedConfigFiles.tokenIds(in: g) }
             let selection = try VocabularyPruner.select(tokenizerJSON: try Self.readJSON(tokenizerPath), tokenizer: t,
                                                         documents: documents, requiredIds: required,
-                                                        rows: embeddingRows, threads: options.threads)
+                                                        rows: embeddingRows, threads: options.threads, maxTokens: options.vocabularySize)
             plan.vocabulary = selection.keptIds
             report.vocabulary = .init(corpus: corpus, stats: selection.stats)
             progress?("vocabulary", 1, 1)
@@ -238,8 +253,10 @@ public final class Pruner {
             do { prunedTokenizer = try Tokenizer(jsonString: rebuilt.json.serialized()) } catch {
                 throw PruningError.output("the rebuilt tokenizer.json does not load: \(error)")
             }
-            if let corpus = vocabulary.corpus {
-                let documents = try readDocuments(path: corpus)
+            // A size-limited vocabulary drops tokens the corpus uses, so the corpus
+            // re-tokenizes into shorter tokens by design: nothing to verify.
+            if let corpus = vocabulary.corpus, vocabulary.stats?.sizeLimit == nil {
+                let documents = try readCorpus(corpus)
                 if let difference = VocabularyPruner.verify(original: original, pruned: prunedTokenizer, keptIds: keptIds,
                                                            documents: documents, threads: threads) {
                     throw PruningError.output("the pruned tokenizer does not reproduce the corpus tokenization: \(difference)")

@@ -37,13 +37,21 @@ struct PruningLayout {
     /// The output name and edit of a source tensor, or nil when the tensor goes
     /// (it belongs to a removed layer).
     func output(for name: String, shape: [Int], plan: PruningPlan, layerMap: [Int: Int]) -> (String, TensorEdit)? {
+        let hidden = plan.hiddenChannels
         if name == embeddingName || name == "lm_head.weight" {
-            return (name, plan.vocabulary.map { TensorEdit(rows: $0) } ?? .identity)
+            if shape.count == 1 { return (name, .identity) }
+            return (name, TensorEdit(rows: plan.vocabulary, cols: hidden))
         }
-        guard let (layer, rest) = splitLayer(name) else { return (name, .identity) }
+        guard let (layer, rest) = splitLayer(name) else {
+            // The final norm (weight and bias) lives on the residual stream.
+            if let hidden, config.family == .llama, name == "model.norm.weight" || name == "model.norm.bias" {
+                return (name, TensorEdit(cols: hidden))
+            }
+            return (name, .identity)
+        }
         guard let newIndex = layerMap[layer] else { return nil }
         let outName = layerPrefix + "\(newIndex)." + rest
-        return (outName, edit(rest, shape: shape, neurons: plan.neurons(layer: layer), heads: plan.heads(layer: layer)))
+        return (outName, edit(rest, shape: shape, neurons: plan.neurons(layer: layer), heads: plan.heads(layer: layer), hidden: hidden))
     }
 
     private typealias Axis = (keep: [Int]?, zero: Set<Int>)
@@ -57,7 +65,8 @@ struct PruningLayout {
     }
 
     private func edit(_ rest: String, shape: [Int], neurons: PruningPlan.LayerNeurons?,
-                      heads: PruningPlan.LayerHeads?) -> TensorEdit {
+                      heads: PruningPlan.LayerHeads?, hidden: [Int]?) -> TensorEdit {
+        let hiddenAxis: Axis = hidden.map { ($0, []) } ?? Self.whole
         let d = config.headDim
         let ffnAxis: Axis = neurons.map { ($0.kept, Set($0.zeroed)) } ?? Self.whole
         let headAxis: Axis = heads.map { (expand($0.keptHeads, width: d), Set(expand($0.zeroedHeads, width: d))) } ?? Self.whole
@@ -66,13 +75,13 @@ struct PruningLayout {
         switch config.family {
         case .llama:
             switch part {
-            case "self_attn.q_proj": return linear(shape: shape, out: headAxis, conv1D: false)
-            case "self_attn.k_proj", "self_attn.v_proj": return linear(shape: shape, out: kvAxis, conv1D: false)
-            case "self_attn.o_proj":
-                return rest.hasSuffix(".bias") ? .identity : linear(shape: shape, out: Self.whole, in: headAxis, conv1D: false)
-            case "mlp.gate_proj", "mlp.up_proj": return linear(shape: shape, out: ffnAxis, conv1D: false)
-            case "mlp.down_proj":
-                return rest.hasSuffix(".bias") ? .identity : linear(shape: shape, out: Self.whole, in: ffnAxis, conv1D: false)
+            case "self_attn.q_proj": return linear(shape: shape, out: headAxis, in: hiddenAxis, conv1D: false)
+            case "self_attn.k_proj", "self_attn.v_proj": return linear(shape: shape, out: kvAxis, in: hiddenAxis, conv1D: false)
+            case "self_attn.o_proj": return linear(shape: shape, out: hiddenAxis, in: headAxis, conv1D: false)
+            case "mlp.gate_proj", "mlp.up_proj": return linear(shape: shape, out: ffnAxis, in: hiddenAxis, conv1D: false)
+            case "mlp.down_proj": return linear(shape: shape, out: hiddenAxis, in: ffnAxis, conv1D: false)
+            case "input_layernorm", "post_attention_layernorm":
+                return hidden.map { TensorEdit(cols: $0) } ?? .identity
             default: return .identity
             }
         case .gpt2:

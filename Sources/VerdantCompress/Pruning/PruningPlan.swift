@@ -12,6 +12,10 @@ public struct PruningPlan: Codable, Sendable, Equatable {
     public var heads: [LayerHeads]?
     /// Old token ids kept, ascending; a token's new id is its position here.
     public var vocabulary: [Int]?
+    /// Hidden (residual stream) channels kept, ascending; nil keeps all. Slices the
+    /// embedding and output columns, every norm, the input columns of q/k/v/gate/up
+    /// and the output rows of o/down (llama family).
+    public var hiddenChannels: [Int]?
 
     public struct LayerNeurons: Codable, Sendable, Equatable {
         public var layer: Int
@@ -58,16 +62,19 @@ public struct PruningPlan: Codable, Sendable, Equatable {
         case ffn
         case heads
         case vocabulary = "vocabulary_kept_ids"
+        case hiddenChannels = "kept_hidden_channels"
     }
 
-    public init(keptLayers: [Int]? = nil, ffn: [LayerNeurons]? = nil, heads: [LayerHeads]? = nil, vocabulary: [Int]? = nil) {
+    public init(keptLayers: [Int]? = nil, ffn: [LayerNeurons]? = nil, heads: [LayerHeads]? = nil, vocabulary: [Int]? = nil,
+                hiddenChannels: [Int]? = nil) {
         self.keptLayers = keptLayers
         self.ffn = ffn
         self.heads = heads
         self.vocabulary = vocabulary
+        self.hiddenChannels = hiddenChannels
     }
 
-    public var isEmpty: Bool { keptLayers == nil && ffn == nil && heads == nil && vocabulary == nil }
+    public var isEmpty: Bool { keptLayers == nil && ffn == nil && heads == nil && vocabulary == nil && hiddenChannels == nil }
 
     public func layers(of config: ModelConfig) -> [Int] { keptLayers ?? Array(0..<config.numLayers) }
 
@@ -83,6 +90,7 @@ public struct PruningPlan: Codable, Sendable, Equatable {
             out.numHeads = first.keptHeads.count
             out.numKVHeads = first.keptKVHeads.count
         }
+        if let hiddenChannels { out.hiddenSize = hiddenChannels.count }
         out.vocabSize = vocabulary?.count ?? embeddingRows
         let v = out.vocabSize
         if let map = vocabularyMap {
@@ -158,6 +166,14 @@ public struct PruningPlan: Codable, Sendable, Equatable {
                 if c.family == .gpt2 && (l.keptHeads.count != c.numHeads || l.keptKVHeads.count != c.numKVHeads) {
                     throw .invalidPlan("\(c.modelType) derives head_dim from n_embd / n_head, so heads can only be zeroed, not removed")
                 }
+            }
+        }
+        if let hiddenChannels {
+            guard c.family == .llama else {
+                throw .invalidPlan("\(c.modelType) ties its head size to the hidden size (n_embd / n_head): hidden channels can only be pruned in the llama family (llama, mistral, qwen2)")
+            }
+            guard !hiddenChannels.isEmpty, ascendingUnique(hiddenChannels, below: c.hiddenSize) else {
+                throw .invalidPlan("kept_hidden_channels must be non-empty, ascending, distinct and below the hidden size (\(c.hiddenSize))")
             }
         }
         if let vocabulary {

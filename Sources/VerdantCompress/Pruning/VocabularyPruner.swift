@@ -32,6 +32,12 @@ public enum VocabularyPruner {
         public var keptAlways: Int
         /// Tokens kept only because a kept token is built from them.
         public var addedForMerges: Int
+        /// The requested vocabulary size (`--vocab-size`), when the selection is
+        /// limited by frequency; nil keeps every token the corpus uses.
+        public var sizeLimit: Int? = nil
+        /// Distinct ids the corpus uses that the size limit dropped (the corpus then
+        /// tokenizes into more, shorter tokens).
+        public var droppedCorpusTokens: Int? = nil
     }
 
     /// A tokenizer.json's BPE model as strings and ids.
@@ -84,15 +90,23 @@ public enum VocabularyPruner {
 
     /// The tokens to keep for `documents`. `requiredIds`: ids that must survive
     /// (special ids named in config files); `rows`: the embedding rows.
+    /// `maxTokens`: keep exactly that many tokens — the always-kept ones, then the
+    /// corpus's tokens from most to least frequent (ties by id), each with the
+    /// symbols its merge chain needs when they fit, then unused tokens by id
+    /// (lower ids are earlier, more frequent merges) — instead of every token the
+    /// corpus uses. The corpus then tokenizes differently (dropped tokens split into
+    /// kept ones), but every kept token stays reachable.
     public static func select(tokenizerJSON: OrderedJSON, tokenizer: Tokenizer, documents: [String], requiredIds: [Int],
-                              rows: Int, threads: Int) throws -> Selection {
+                              rows: Int, threads: Int, maxTokens: Int? = nil) throws -> Selection {
         guard let model = tokenizerJSON["model"] else { throw PruningError.input("tokenizer.json has no model") }
         let vocab = try Vocabulary(model: model)
         var used = Set<Int>()
+        var frequency: [Int: Int] = [:]
         var corpusTokens = 0
         for ids in tokenizer.encodeBatch(documents, addSpecialTokens: false, threads: threads) {
             used.formUnion(ids)
             corpusTokens += ids.count
+            if maxTokens != nil { for i in ids { frequency[i, default: 0] += 1 } }
         }
         let usedByCorpus = used.count
         var always = Set(tokenizer.addedTokens.map(\.id))
@@ -103,18 +117,48 @@ public enum VocabularyPruner {
         for (bytes, id) in vocab.idByBytes {
             if String(decoding: bytes, as: UTF8.self).unicodeScalars.count == 1 || isByteFallbackToken(bytes) { always.insert(id) }
         }
-        var kept = used.union(always)
-        let beforeClosure = kept.count
-        kept.formUnion(mergeClosure(of: kept, vocab: vocab))
+        let allIds = Set(vocab.tokenById.keys).union(tokenizer.addedTokens.map(\.id))
+        let index = MergeIndex(vocab)
+        var kept: Set<Int>
+        let beforeClosure: Int
+        if let limit = maxTokens {
+            guard limit <= allIds.count else {
+                throw PruningError.invalidOption("--vocab-size \(limit) exceeds the tokenizer's \(allIds.count) tokens")
+            }
+            kept = always
+            kept.formUnion(index.closure(of: always, vocab: vocab))
+            guard kept.count <= limit else {
+                throw PruningError.invalidOption("--vocab-size \(limit) is below the \(kept.count) tokens every pruned vocabulary keeps (special, added, configured and single-character tokens)")
+            }
+            beforeClosure = kept.count
+            let byFrequency = used.sorted { (frequency[$0] ?? 0, -$0) > (frequency[$1] ?? 0, -$1) }
+            let rest = allIds.subtracting(used).sorted()
+            for c in byFrequency + rest where kept.count < limit && !kept.contains(c) {
+                var cost = index.closure(of: [c], vocab: vocab).subtracting(kept)
+                cost.insert(c)
+                if kept.count + cost.count <= limit { kept.formUnion(cost) }
+            }
+            guard kept.count == limit else {
+                throw PruningError.invalidOption("--vocab-size \(limit) cannot be met exactly: the merge closure leaves \(kept.count) tokens")
+            }
+        } else {
+            kept = used.union(always)
+            beforeClosure = kept.count
+            kept.formUnion(index.closure(of: kept, vocab: vocab))
+        }
         if let bad = kept.first(where: { $0 >= rows }) {
             throw PruningError.unsupported("token id \(bad) is outside the model's \(rows) embedding rows")
         }
         let keptIds = kept.sorted()
-        let allIds = Set(vocab.tokenById.keys).union(tokenizer.addedTokens.map(\.id))
-        return Selection(keptIds: keptIds, stats: Stats(
+        var stats = Stats(
             tokensBefore: allIds.count, tokensAfter: keptIds.count, corpusDocuments: documents.count,
             corpusTokens: corpusTokens, usedByCorpus: usedByCorpus, keptAlways: always.subtracting(used).count,
-            addedForMerges: kept.count - beforeClosure))
+            addedForMerges: maxTokens == nil ? kept.count - beforeClosure : kept.subtracting(used).subtracting(always).count)
+        if let limit = maxTokens {
+            stats.sizeLimit = limit
+            stats.droppedCorpusTokens = used.subtracting(kept).count
+        }
+        return Selection(keptIds: keptIds, stats: stats)
     }
 
     static func isByteFallbackToken(_ b: [UInt8]) -> Bool {
@@ -123,20 +167,30 @@ public enum VocabularyPruner {
 
     /// Every symbol that building the tokens of `ids` passes through.
     static func mergeClosure(of ids: Set<Int>, vocab: Vocabulary) -> Set<Int> {
+        MergeIndex(vocab).closure(of: ids, vocab: vocab)
+    }
+
+    /// The merges by pair and by result, built once for many closures.
+    struct MergeIndex {
         var rank: [UInt64: (rank: Int, result: Int)] = [:]
         var producers: [Int: [(Int, Int)]] = [:]
-        for (r, m) in vocab.merges.enumerated() {
-            guard let (a, b, c) = m else { continue }
-            let key = UInt64(a) << 32 | UInt64(b)
-            if rank[key] == nil { rank[key] = (r, c) }
-            producers[c, default: []].append((a, b))
+
+        init(_ vocab: Vocabulary) {
+            for (r, m) in vocab.merges.enumerated() {
+                guard let (a, b, c) = m else { continue }
+                let key = UInt64(a) << 32 | UInt64(b)
+                if rank[key] == nil { rank[key] = (r, c) }
+                producers[c, default: []].append((a, b))
+            }
         }
+
+        func closure(of ids: Set<Int>, vocab: Vocabulary) -> Set<Int> {
         let simulate = vocab.prefix == nil && vocab.suffix == nil
         var closure = Set<Int>()
         var work = Array(ids)
         while let id = work.popLast() {
             guard let bytes = vocab.tokenById[id] else { continue }
-            if simulate, let path = derivation(of: id, bytes: bytes, vocab: vocab, rank: rank) {
+            if simulate, let path = VocabularyPruner.derivation(of: id, bytes: bytes, vocab: vocab, rank: rank) {
                 closure.formUnion(path)
                 continue
             }
@@ -147,6 +201,7 @@ public enum VocabularyPruner {
             }
         }
         return closure
+        }
     }
 
     /// The symbols BPE passes through when it builds token `id` from its
