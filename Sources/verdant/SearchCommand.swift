@@ -84,6 +84,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Distillation temperature T.")
     var temperature: Float = 10
 
+    @Option(help: "Solver-legal candidates the samples are chosen from (farthest-point); each costs solver repairs.")
+    var pool = 400
+
     @Option(help: "Random-weight students measured to calibrate the cost model (at least 5).")
     var costPoints = 6
 
@@ -108,6 +111,7 @@ struct SearchCommand: ParsableCommand {
         guard tasksLimit >= 1 else { throw ValidationError("--tasks-limit must be ≥ 1") }
         guard (2...1 << 16).contains(context) else { throw ValidationError("--context must lie in 2...65536") }
         guard temperature.isFinite, temperature > 0, temperature <= 1000 else { throw ValidationError("--temperature must lie in (0, 1000]") }
+        guard (1...100_000).contains(pool), pool >= samples else { throw ValidationError("--pool must be ≥ --samples and ≤ 100000") }
         guard (5...200).contains(costPoints) else { throw ValidationError("--cost-points must be between 5 and 200") }
         if indicator == .es && tasks == nil { throw ValidationError("--indicator es needs --tasks") }
         for (flag, path) in [("--data", data), ("--dev", dev), ("--tasks", tasks), ("--space", space)] {
@@ -128,7 +132,7 @@ struct SearchCommand: ParsableCommand {
         try files.checkSettings(SearchSettings(teacher: teacherDir, data: data, budgetBytes: budget.sizeBytes, format: storage.name,
                                                tokensPerSample: tokensPerSample, context: context, seed: seed, holdOut: holdOut,
                                                dev: dev, evalTokens: evalTokens, tasks: tasks, tasksLimit: tasksLimit,
-                                               temperature: temperature, space: String(decoding: try space.encoded(), as: UTF8.self)))
+                                               temperature: temperature, pool: self.pool, space: String(decoding: try space.encoded(), as: UTF8.self)))
         try atomicWrite(try space.encoded(), to: files.space)
 
         let pool = runtime.makePool()
@@ -171,6 +175,7 @@ struct SearchCommand: ParsableCommand {
         }
         var search = StudentSearch()
         search.samples = samples
+        search.poolSize = self.pool
         search.populationSize = population
         search.maxEvaluations = population * generations
         search.seed = seed

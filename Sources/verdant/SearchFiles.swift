@@ -60,6 +60,8 @@ struct SearchSettings: Codable, Equatable {
     var tasks: String?
     var tasksLimit: Int
     var temperature: Float
+    /// The candidate pool the samples are chosen from (another pool plans other samples).
+    var pool: Int
     var space: String
 
     func difference(_ o: SearchSettings) -> String {
@@ -74,6 +76,7 @@ struct SearchSettings: Codable, Equatable {
         if holdOut != o.holdOut || dev != o.dev || evalTokens != o.evalTokens { d.append("held-out data") }
         if tasks != o.tasks || tasksLimit != o.tasksLimit { d.append("tasks") }
         if temperature != o.temperature { d.append("temperature") }
+        if pool != o.pool { d.append("pool") }
         if space != o.space { d.append("space") }
         return "different " + d.joined(separator: ", ")
     }

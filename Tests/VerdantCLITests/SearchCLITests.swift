@@ -143,7 +143,7 @@ private struct SearchFixture {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var settings = f.arguments(out: out)
         if let i = settings.firstIndex(of: "--tokens-per-sample") { settings[i + 1] = "64" }
-        let data = #"{"budgetBytes": 1, "context": 32, "data": "x", "evalTokens": 48, "format": "bf16", "holdOut": 0.2, "seed": 1, "space": "", "tasksLimit": 2, "teacher": "t", "temperature": 10, "tokensPerSample": 64}"#
+        let data = #"{"budgetBytes": 1, "context": 32, "data": "x", "evalTokens": 48, "format": "bf16", "holdOut": 0.2, "seed": 1, "space": "", "pool": 400, "tasksLimit": 2, "teacher": "t", "temperature": 10, "tokensPerSample": 64}"#
         try Data(data.utf8).write(to: URL(fileURLWithPath: out + "/settings.json"))
         let r = try CLI.run(settings)
         #expect(r.status != 0 && !r.crashed)
