@@ -1,3 +1,4 @@
+import VerdantModels
 import VerdantTokenizer
 
 /// Vocabulary pruning for BPE tokenizers: keep the tokens a domain corpus uses

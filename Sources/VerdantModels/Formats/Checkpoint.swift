@@ -71,8 +71,8 @@ public final class Checkpoint: @unchecked Sendable {
         do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
             throw .malformedIndex(path: indexPath, reason: "cannot read: \(error.localizedDescription)")
         }
-        let root: StrictJSON
-        do { root = try StrictJSON.parse(bytes) } catch {
+        let root: OrderedJSON
+        do { root = try OrderedJSON.parse(bytes) } catch {
             throw .malformedIndex(path: indexPath, reason: "invalid JSON: \(error.description)")
         }
         guard case .object(let top) = root else {

@@ -32,13 +32,10 @@ public struct ModelDirectoryWriter {
         guard fm.isWritableFile(atPath: parentPath) else { throw CheckpointError.writeFailed(path: destination, reason: "cannot write in \(parentPath)") }
     }
 
-    /// config: the config.json object. files: extra files (name → bytes).
-    /// copyFrom: a source model directory whose tokenizer and generation files
-    /// (every regular file that is not weights or config.json) are copied.
-    /// extraWeights: more safetensors files (name → writer) written into the same
-    /// staging directory (a training checkpoint's optimizer state).
-    public func write(config: [String: Any], weights: SafetensorsWriter, files: [String: Data] = [:],
-                      extraWeights: [String: SafetensorsWriter] = [:], copyFrom source: String?) throws {
+    /// Runs `fill` on an empty sibling staging directory, then renames it over the
+    /// destination; on any error the staging directory is removed and nothing else
+    /// changes.
+    public func stage(_ fill: (_ staging: String) throws -> Void) throws {
         try checkDestination()
         let fm = FileManager.default
         let temp = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
@@ -46,6 +43,24 @@ public struct ModelDirectoryWriter {
         try? fm.removeItem(atPath: staging)
         do {
             try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            try fill(staging)
+            if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
+            try fm.moveItem(atPath: staging, toPath: temp)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// config: the config.json object. files: extra files (name → bytes).
+    /// copyFrom: a source model directory whose tokenizer and generation files
+    /// (every regular file that is not weights or config.json) are copied.
+    /// extraWeights: more safetensors files (name → writer) written into the same
+    /// staging directory (a training checkpoint's optimizer state).
+    public func write(config: [String: Any], weights: SafetensorsWriter, files: [String: Data] = [:],
+                      extraWeights: [String: SafetensorsWriter] = [:], copyFrom source: String?) throws {
+        try stage { staging in
+            let fm = FileManager.default
             if let source {
                 for name in (try? fm.contentsOfDirectory(atPath: source)) ?? [] {
                     if name == "config.json" || name.hasSuffix(".safetensors") || name == Checkpoint.indexFileName
@@ -58,42 +73,23 @@ public struct ModelDirectoryWriter {
             }
             let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             try json.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent("config.json")))
-            for (name, data) in files {
-                try data.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
-            }
-            try weights.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(Checkpoint.singleFileName)))
-            for (name, writer) in extraWeights.sorted(by: { $0.key < $1.key }) {
-                try writer.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
-            }
-            if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
-            try fm.moveItem(atPath: staging, toPath: temp)
-        } catch {
-            try? fm.removeItem(atPath: staging)
-            throw error
+            try Self.write(files: files, weightFiles: extraWeights.merging([Checkpoint.singleFileName: weights]) { a, _ in a },
+                           into: staging)
         }
     }
 
     /// A directory of other files (e.g. a PEFT adapter: adapter_config.json +
     /// adapter_model.safetensors), staged and renamed into place the same way.
     public func write(files: [String: Data], weightFiles: [String: SafetensorsWriter]) throws {
-        try checkDestination()
-        let fm = FileManager.default
-        let temp = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
-        let staging = temp + ".partial-\(getpid())"
-        try? fm.removeItem(atPath: staging)
-        do {
-            try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
-            for (name, data) in files {
-                try data.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
-            }
-            for (name, writer) in weightFiles.sorted(by: { $0.key < $1.key }) {
-                try writer.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
-            }
-            if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
-            try fm.moveItem(atPath: staging, toPath: temp)
-        } catch {
-            try? fm.removeItem(atPath: staging)
-            throw error
+        try stage { staging in try Self.write(files: files, weightFiles: weightFiles, into: staging) }
+    }
+
+    private static func write(files: [String: Data], weightFiles: [String: SafetensorsWriter], into staging: String) throws {
+        for (name, data) in files {
+            try data.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
+        }
+        for (name, writer) in weightFiles.sorted(by: { $0.key < $1.key }) {
+            try writer.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(name)))
         }
     }
 

@@ -9,8 +9,8 @@ struct SafetensorsHeader {
     /// Parses and validates `json` (the header bytes) against a data section of
     /// `dataSize` bytes. `path` only labels errors.
     static func parse(_ json: UnsafeRawBufferPointer, dataSize: Int, path: String) throws(CheckpointError) -> SafetensorsHeader {
-        let root: StrictJSON
-        do { root = try StrictJSON.parse(json) } catch {
+        let root: OrderedJSON
+        do { root = try OrderedJSON.parse(json) } catch {
             throw .malformedHeader(path: path, reason: error.description)
         }
         guard case .object(let members) = root else {
@@ -45,7 +45,7 @@ struct SafetensorsHeader {
         return SafetensorsHeader(tensors: tensors, metadata: metadata)
     }
 
-    private static func parseMetadata(_ value: StrictJSON, path: String) throws(CheckpointError) -> [String: String] {
+    private static func parseMetadata(_ value: OrderedJSON, path: String) throws(CheckpointError) -> [String: String] {
         guard case .object(let members) = value else {
             throw .malformedHeader(path: path, reason: "__metadata__ is a \(value.kindName), expected an object of strings")
         }
@@ -62,11 +62,11 @@ struct SafetensorsHeader {
         return out
     }
 
-    private static func parseTensor(_ name: String, _ value: StrictJSON, dataSize: Int, path: String) throws(CheckpointError) -> TensorInfo {
+    private static func parseTensor(_ name: String, _ value: OrderedJSON, dataSize: Int, path: String) throws(CheckpointError) -> TensorInfo {
         guard case .object(let fields) = value else {
             throw .malformedHeader(path: path, reason: "entry '\(name)' is a \(value.kindName), expected an object")
         }
-        var dtypeValue: StrictJSON?, shapeValue: StrictJSON?, offsetsValue: StrictJSON?
+        var dtypeValue: OrderedJSON?, shapeValue: OrderedJSON?, offsetsValue: OrderedJSON?
         for field in fields {
             let k = field.key, v = field.value
             switch k {
@@ -88,7 +88,7 @@ struct SafetensorsHeader {
         var shape: [Int] = []
         shape.reserveCapacity(dims.count)
         for d in dims {
-            guard case .integer(let n) = d, n >= 0 else {
+            guard let n = d.intValue, n >= 0 else {
                 throw .invalidShape(path: path, tensor: name, reason: "dimensions must be non-negative integers, found \(describe(d))")
             }
             shape.append(n)
@@ -101,7 +101,7 @@ struct SafetensorsHeader {
             throw .invalidShape(path: path, tensor: name, reason: "\(shape) of \(dtypeName) is larger than addressable memory")
         }
         guard case .array(let offs)? = offsetsValue, offs.count == 2,
-              case .integer(let begin) = offs[0], case .integer(let end) = offs[1] else {
+              let begin = offs[0].intValue, let end = offs[1].intValue else {
             throw .invalidOffsets(path: path, tensor: name, reason: "expected [begin, end] integers")
         }
         guard begin >= 0, begin <= end else {
@@ -116,10 +116,9 @@ struct SafetensorsHeader {
         return TensorInfo(name: name, dtype: dtype, shape: shape, byteRange: begin..<end, elementCount: count)
     }
 
-    private static func describe(_ v: StrictJSON) -> String {
+    private static func describe(_ v: OrderedJSON) -> String {
         switch v {
-        case .integer(let i): return String(i)
-        case .number(let d): return String(d)
+        case .number(let literal): return literal
         case .string(let s): return "\"\(s)\""
         default: return v.kindName
         }

@@ -1,64 +1,189 @@
-/// A JSON value that keeps object members in order and duplicates intact:
-/// Foundation's parser silently keeps the last of two equal keys, which would
-/// hide a duplicate tensor name in a safetensors header or shard index.
-enum StrictJSON {
-    case object([JSONMember])
-    case array([StrictJSON])
+/// A JSON document edited in place and written back: object members keep their
+/// order and numbers keep their literal text, so rewriting a few keys of a
+/// config.json leaves `10000.0` a float and `1e-05` as written (transformers
+/// validates some config fields by type).
+public indirect enum OrderedJSON: Sendable, Equatable {
+    case object([Member])
+    case array([OrderedJSON])
     case string(String)
-    /// An integer literal that fits Int exactly.
-    case integer(Int)
-    /// Any other number (fraction, exponent, or an integer too large for Int).
-    case number(Double)
+    /// The literal as it appeared (or as produced by `integer(_:)`).
+    case number(String)
     case bool(Bool)
     case null
 
-    var kindName: String {
+    public struct Member: Sendable, Equatable {
+        public var key: String
+        public var value: OrderedJSON
+        public init(_ key: String, _ value: OrderedJSON) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public static func integer(_ i: Int) -> OrderedJSON { .number(String(i)) }
+
+    public subscript(key: String) -> OrderedJSON? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    public var members: [Member]? { if case .object(let m) = self { return m }; return nil }
+    public var items: [OrderedJSON]? { if case .array(let a) = self { return a }; return nil }
+    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
+    public var isNull: Bool { if case .null = self { return true }; return false }
+
+    /// The JSON type, for error messages.
+    public var kindName: String {
         switch self {
         case .object: return "object"
         case .array: return "array"
         case .string: return "string"
-        case .integer, .number: return "number"
+        case .number: return "number"
         case .bool: return "boolean"
         case .null: return "null"
         }
     }
 
-    /// Parses a complete document (RFC 8259; surrounding whitespace allowed).
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> StrictJSON {
-        var p = Parser(bytes: bytes)
+    /// An integer literal's value (no fraction or exponent).
+    public var intValue: Int? {
+        guard case .number(let text) = self else { return nil }
+        return Int(text)
+    }
+
+    /// Replaces the value of `key`, or inserts it: before the first key that sorts
+    /// after it (config files written by transformers have sorted keys).
+    public mutating func set(_ key: String, _ value: OrderedJSON) {
+        guard case .object(var m) = self else { return }
+        if let i = m.firstIndex(where: { $0.key == key }) {
+            m[i].value = value
+        } else {
+            let at = m.firstIndex { $0.key > key } ?? m.count
+            m.insert(Member(key, value), at: at)
+        }
+        self = .object(m)
+    }
+
+    public mutating func remove(_ key: String) {
+        guard case .object(var m) = self else { return }
+        m.removeAll { $0.key == key }
+        self = .object(m)
+    }
+
+    // MARK: - Parsing
+
+    public struct SyntaxError: Error, CustomStringConvertible {
+        public let message: String
+        public let offset: Int
+        public var description: String { "\(message) at byte \(offset)" }
+    }
+
+    /// Parses a complete document (RFC 8259; surrounding whitespace allowed). Object
+    /// members keep their order and duplicates: Foundation's parser silently keeps the
+    /// last of two equal keys, which would hide a duplicate tensor name in a
+    /// safetensors header or shard index.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(SyntaxError) -> OrderedJSON {
+        var p = OrderedJSONParser(bytes: bytes)
         p.skipWhitespace()
         let value = try p.value(depth: 0)
         p.skipWhitespace()
-        guard p.pos == bytes.count else { throw JSONSyntaxError(message: "trailing characters", offset: p.pos) }
+        guard p.pos == bytes.count else { throw SyntaxError(message: "trailing characters", offset: p.pos) }
         return value
     }
 
-    static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> StrictJSON {
-        let result = bytes.withUnsafeBytes { b in Result { () throws(JSONSyntaxError) -> StrictJSON in try parse(b) } }
+    public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> OrderedJSON {
+        let result = bytes.withUnsafeBytes { b in Result { () throws(SyntaxError) -> OrderedJSON in try parse(b) } }
         return try result.get()
+    }
+
+    // MARK: - Writing
+
+    /// Pretty-printed with two-space indentation; arrays of scalars stay on one line.
+    public func serialized() -> String {
+        var out = ""
+        write(into: &out, indent: 0)
+        out += "\n"
+        return out
+    }
+
+    private var isScalar: Bool {
+        switch self {
+        case .object(let m): return m.isEmpty
+        case .array(let a): return a.isEmpty
+        default: return true
+        }
+    }
+
+    private func write(into out: inout String, indent: Int) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let t): out += t
+        case .string(let s): out += jsonString(s)
+        case .array(let a):
+            if a.isEmpty { out += "[]"; return }
+            if a.allSatisfy(\.isScalar) {
+                out += "["
+                for (i, v) in a.enumerated() {
+                    if i > 0 { out += ", " }
+                    v.write(into: &out, indent: indent)
+                }
+                out += "]"
+                return
+            }
+            let pad = String(repeating: " ", count: indent + 2)
+            out += "[\n"
+            for (i, v) in a.enumerated() {
+                out += pad
+                v.write(into: &out, indent: indent + 2)
+                out += i + 1 < a.count ? ",\n" : "\n"
+            }
+            out += String(repeating: " ", count: indent) + "]"
+        case .object(let m):
+            if m.isEmpty { out += "{}"; return }
+            let pad = String(repeating: " ", count: indent + 2)
+            out += "{\n"
+            for (i, member) in m.enumerated() {
+                out += pad + jsonString(member.key) + ": "
+                member.value.write(into: &out, indent: indent + 2)
+                out += i + 1 < m.count ? ",\n" : "\n"
+            }
+            out += String(repeating: " ", count: indent) + "}"
+        }
     }
 }
 
-struct JSONMember {
-    let key: String
-    let value: StrictJSON
+/// A JSON string literal (RFC 8259 escaping; DEL escaped too). Non-ASCII characters
+/// are written as UTF-8, as the Rust `tokenizers` library writes tokenizer.json.
+public func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 || u.value == 0x7F {
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+    }
+    return out + "\""
 }
 
-struct JSONSyntaxError: Error {
-    let message: String
-    let offset: Int
-    var description: String { "\(message) at byte \(offset)" }
-}
-
-private struct Parser {
+private struct OrderedJSONParser {
     let bytes: UnsafeRawBufferPointer
     var pos = 0
-    // Headers nest three levels; the limit only stops hostile input from exhausting the stack.
-    static let maxDepth = 64
+    // Headers nest three levels, tokenizer.json five; the limit only stops hostile input from exhausting the stack.
+    static let maxDepth = 128
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    func fail(_ message: String) -> JSONSyntaxError { .init(message: message, offset: pos) }
+    func fail(_ message: String) -> OrderedJSON.SyntaxError { .init(message: message, offset: pos) }
 
     var atEnd: Bool { pos >= bytes.count }
     var current: UInt8 { bytes[pos] }
@@ -72,7 +197,7 @@ private struct Parser {
         }
     }
 
-    mutating func expect(_ literal: StaticString) throws(JSONSyntaxError) {
+    mutating func expect(_ literal: StaticString) throws(OrderedJSON.SyntaxError) {
         let n = literal.utf8CodeUnitCount
         guard bytes.count - pos >= n else { throw fail("unexpected end of input") }
         let lit = UnsafeRawBufferPointer(start: literal.utf8Start, count: n)
@@ -80,8 +205,8 @@ private struct Parser {
         pos += n
     }
 
-    mutating func value(depth: Int) throws(JSONSyntaxError) -> StrictJSON {
-        guard depth < Parser.maxDepth else { throw fail("nesting deeper than \(Parser.maxDepth)") }
+    mutating func value(depth: Int) throws(OrderedJSON.SyntaxError) -> OrderedJSON {
+        guard depth < OrderedJSONParser.maxDepth else { throw fail("nesting deeper than \(OrderedJSONParser.maxDepth)") }
         guard !atEnd else { throw fail("unexpected end of input") }
         switch current {
         case UInt8(ascii: "{"): return try object(depth: depth)
@@ -95,9 +220,9 @@ private struct Parser {
         }
     }
 
-    mutating func object(depth: Int) throws(JSONSyntaxError) -> StrictJSON {
+    mutating func object(depth: Int) throws(OrderedJSON.SyntaxError) -> OrderedJSON {
         pos += 1
-        var members: [JSONMember] = []
+        var members: [OrderedJSON.Member] = []
         skipWhitespace()
         if !atEnd && current == UInt8(ascii: "}") { pos += 1; return .object(members) }
         while true {
@@ -108,7 +233,7 @@ private struct Parser {
             guard !atEnd, current == UInt8(ascii: ":") else { throw fail("expected ':'") }
             pos += 1
             skipWhitespace()
-            members.append(JSONMember(key: key, value: try value(depth: depth + 1)))
+            members.append(OrderedJSON.Member(key, try value(depth: depth + 1)))
             skipWhitespace()
             guard !atEnd else { throw fail("unterminated object") }
             if current == UInt8(ascii: ",") { pos += 1; continue }
@@ -117,9 +242,9 @@ private struct Parser {
         }
     }
 
-    mutating func array(depth: Int) throws(JSONSyntaxError) -> StrictJSON {
+    mutating func array(depth: Int) throws(OrderedJSON.SyntaxError) -> OrderedJSON {
         pos += 1
-        var items: [StrictJSON] = []
+        var items: [OrderedJSON] = []
         skipWhitespace()
         if !atEnd && current == UInt8(ascii: "]") { pos += 1; return .array(items) }
         while true {
@@ -133,7 +258,7 @@ private struct Parser {
         }
     }
 
-    mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
+    mutating func hex4() throws(OrderedJSON.SyntaxError) -> UInt32 {
         guard bytes.count - pos >= 4 else { throw fail("truncated \\u escape") }
         var v: UInt32 = 0
         for _ in 0..<4 {
@@ -151,7 +276,7 @@ private struct Parser {
         return v
     }
 
-    mutating func string() throws(JSONSyntaxError) -> String {
+    mutating func string() throws(OrderedJSON.SyntaxError) -> String {
         pos += 1
         let start = pos
         // Fast path: no escapes, the common case for tensor names.
@@ -205,7 +330,7 @@ private struct Parser {
         return s
     }
 
-    mutating func number() throws(JSONSyntaxError) -> StrictJSON {
+    mutating func number() throws(OrderedJSON.SyntaxError) -> OrderedJSON {
         let start = pos
         if current == UInt8(ascii: "-") { pos += 1 }
         guard !atEnd else { throw fail("truncated number") }
@@ -216,26 +341,20 @@ private struct Parser {
         } else {
             throw fail("invalid number")
         }
-        var isInteger = true
         if !atEnd && current == UInt8(ascii: ".") {
-            isInteger = false
             pos += 1
             let digits = pos
             while !atEnd && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(current) { pos += 1 }
             guard pos > digits else { throw fail("invalid number") }
         }
         if !atEnd && (current == UInt8(ascii: "e") || current == UInt8(ascii: "E")) {
-            isInteger = false
             pos += 1
             if !atEnd && (current == UInt8(ascii: "+") || current == UInt8(ascii: "-")) { pos += 1 }
             let digits = pos
             while !atEnd && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(current) { pos += 1 }
             guard pos > digits else { throw fail("invalid number") }
         }
-        // The literal is ASCII by construction.
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
-        if isInteger, let i = Int(text) { return .integer(i) }
-        guard let d = Double(text) else { throw fail("invalid number") }
-        return .number(d)
+        // The literal is ASCII by construction; kept as written (see `number`).
+        return .number(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self))
     }
 }
