@@ -54,9 +54,13 @@ public struct StudentSearch {
         let objectives: (StudentShape, Configuration) throws -> [Double] = { shape, c in
             [Double(shape.bytes(budget.storage)) / 1e6, -indicator.predict(c)] + costs.map { $0(shape) }
         }
+        // A solver of its own: repairs depend on the solver's history (its learned clauses and
+        // last model), and whether the samples above were planned now or read back from the
+        // store must not change the front — a resumed search finds what an uninterrupted one does.
+        let searchSolver = try ConstraintSolver(space: space, budget: budget)
         var nsga = NSGA2(populationSize: populationSize, maxEvaluations: maxEvaluations, seed: seed)
         nsga.maxAttemptsPerChild = 20
-        let result = try nsga.run(StudentProblem(solver: solver, objectives: objectives))
+        let result = try nsga.run(StudentProblem(solver: searchSolver, objectives: objectives))
 
         // Proof, independent of the search's solver state: a fresh solver and the direct check.
         let verifier = try ConstraintSolver(space: space, budget: budget)
@@ -85,7 +89,7 @@ public struct StudentSearch {
         return Report(front: members, surrogate: indicator.leaveOneOut, evaluations: result.evaluations,
                       hypervolumeNSGA2: hn, hypervolumeAvatar: ha, hypervolumeAvatarWithIllegal: haAll,
                       avatarArchive: baseline.front.count, avatarIllegal: baseline.front.count - legalArchive.count,
-                      solverChecks: solver.checks + verifier.checks)
+                      solverChecks: solver.checks + searchSolver.checks + verifier.checks)
     }
 
     /// Hypervolumes of two point sets after scaling each objective to [0, 1] over both, with

@@ -1,9 +1,8 @@
 import Foundation
 import VerdantModels
 
-/// Reading and checking a distillation student's config.json against its teacher,
-/// and the directory its checkpoints and output reuse (student config + teacher
-/// tokenizer files).
+/// Reading and checking a distillation student's config.json against its teacher
+/// (the directory its checkpoints and output reuse is VerdantCompress's StudentTemplate).
 enum StudentConfig {
     /// Parses PATH and checks what distillation needs: same architecture family,
     /// a vocab_size equal to the vocabulary the data is tokenized with (the
@@ -49,45 +48,5 @@ enum StudentConfig {
         let mlp = (c.family == .llama ? 3 : 2) * H * I
         let embeddings = V * H * (c.tieWordEmbeddings ? 1 : 2) + (c.family == .llama ? 0 : Double(c.maxPositions) * H)
         return embeddings + Double(c.numLayers) * (attention + mlp)
-    }
-
-    /// ROOT/student: the student's config.json (bos/eos ids taken from the
-    /// vocabulary's directory when the student config leaves them out) and the
-    /// tokenizer and generation files of `vocabularyDir` (the teacher, or the
-    /// --student-vocab directory, whose ids the student uses). Rewritten on every
-    /// run, so it always matches --student.
-    static func writeTemplate(root: String, studentConfig path: String, vocabularyDir teacherDir: String) throws -> String {
-        let fm = FileManager.default
-        let dir = (root as NSString).appendingPathComponent("student")
-        let staging = dir + ".partial-\(getpid())"
-        try? fm.removeItem(atPath: staging)
-        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        for name in try fm.contentsOfDirectory(atPath: teacherDir) {
-            if name == "config.json" || name.hasSuffix(".safetensors") || name == Checkpoint.indexFileName
-                || name.hasSuffix(".bin") || name.hasSuffix(".gguf") || name.hasSuffix("_report.json") { continue }
-            let from = (teacherDir as NSString).appendingPathComponent(name)
-            var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: from, isDirectory: &isDir), !isDir.boolValue else { continue }
-            try fm.copyItem(atPath: from, toPath: (staging as NSString).appendingPathComponent(name))
-        }
-        var config = try jsonObject(path: path)
-        // A bare tokenizer directory (no config.json) has no ids to offer.
-        let teacherConfig = (try? ModelDirectoryWriter.readConfigObject(directory: teacherDir)) ?? [:]
-        for key in ["bos_token_id", "eos_token_id"] where config[key] == nil {
-            config[key] = teacherConfig[key]
-        }
-        let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-        try json.write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent("config.json")))
-        if fm.fileExists(atPath: dir) { try fm.removeItem(atPath: dir) }
-        try fm.moveItem(atPath: staging, toPath: dir)
-        return dir
-    }
-
-    private static func jsonObject(path: String) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw CLIError("student config \(path) is not a JSON object")
-        }
-        return object
     }
 }

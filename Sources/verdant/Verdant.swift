@@ -25,6 +25,7 @@ struct Verdant: AsyncParsableCommand {
             FinetuneCommand.self,
             SearchSpaceCommand.self,
             SearchCostCommand.self,
+            SearchCommand.self,
             MergeAdapterCommand.self,
         ]
     )

@@ -6,6 +6,11 @@ public struct SampleStore: Sendable, Codable, Equatable {
     public struct Sample: Sendable, Codable, Equatable {
         public var configuration: Configuration
         public var score: Double
+
+        public init(configuration: Configuration, score: Double) {
+            self.configuration = configuration
+            self.score = score
+        }
     }
 
     /// The configurations chosen for training, fixed on the first run: a resumed run reuses
