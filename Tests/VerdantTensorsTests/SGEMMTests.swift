@@ -101,11 +101,11 @@ func sgemmMatchesReferenceOnAwkwardShapes(transA: Bool, transB: Bool) {
 
 @Test(arguments: transposeCombinations)
 func sgemmCrossesEveryBlockBoundary(transA: Bool, transB: Bool) {
-    // n > nc (512), m > mc (960), k > kc (256), tails on every side; all but the
+    // n > nc (512), m > mc (2304), k > kc (384), tails on every side; all but the
     // third are large enough (≥ 2^18 multiply-adds) to be split over the pool's
     // threads, the second by columns, the others by rows.
     let pool = ThreadPool(threads: 2)
-    for (m, n, k) in [(97, 70, 40), (9, 600, 50), (1000, 3, 2), (61, 20, 300)] {
+    for (m, n, k) in [(97, 70, 40), (9, 600, 50), (2400, 3, 2), (61, 20, 400)] {
         let t = SGEMMCase(transA: transA, transB: transB, m: m, n: n, k: k, pad: 3, seed: UInt64(m * n + k))
         for accumulate in [false, true] {
             let e = t.error(t.run(accumulate: accumulate, pool: pool), accumulate: accumulate)

@@ -47,14 +47,7 @@ public func softmaxCrossEntropyRow(_ logits: UnsafeMutablePointer<Float>, vocab:
     }
     let loss = logf(sum) - shifted
     let inv = scale / sum
-    let iv = SIMD16<Float>(repeating: inv)
-    i = 0
-    while i + 16 <= vocab {
-        let e = UnsafeRawPointer(logits + i).loadUnaligned(as: SIMD16<Float>.self) * iv
-        UnsafeMutableRawPointer(logits + i).storeBytes(of: e, as: SIMD16<Float>.self)
-        i += 16
-    }
-    while i < vocab { logits[i] *= inv; i += 1 }
+    scaleInPlace(logits, inv, vocab)
     logits[t] -= scale
     return loss
 }

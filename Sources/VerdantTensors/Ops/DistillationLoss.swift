@@ -183,7 +183,7 @@ public struct DistillationLoss: Sendable, Equatable {
                 kl = weightedDifferenceSum(tq, t, z, V) / sumU * Double(invT)
                     + Double(mz - mt) * Double(invT) + logZT - log(sumU)
                 let invSumU = Float(1 / sumU)
-                for j in 0..<V { tq[j] *= invSumU }
+                scaleInPlace(tq, invSumU, V)
             case .topK(let ids, let probabilities, let tailMass, let k):
                 let ri = ids + r * k, rp = probabilities + r * k
                 let mT = Double(tailMass[r])

@@ -65,3 +65,32 @@ public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
     }
     while i < n { y[i] += x[i]; i += 1 }
 }
+
+/// x[i] *= s
+@inline(__always)
+public func scaleInPlace(_ x: UnsafeMutablePointer<Float>, _ s: Float, _ n: Int) {
+    let sv = SIMD16<Float>(repeating: s)
+    var i = 0
+    while i + 16 <= n {
+        let r = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) * sv
+        UnsafeMutableRawPointer(x + i).storeBytes(of: r, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n { x[i] *= s; i += 1 }
+}
+
+/// Softmax backward through a scaled score: dp[i] = p[i]·(dp[i] − dot)·scale, where
+/// dot = Σ dOut·out of the row (= Σ p·dp).
+@inline(__always)
+public func softmaxBackwardInPlace(p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, dot: Float, scale: Float,
+                                   _ n: Int) {
+    let dv = SIMD16<Float>(repeating: dot), sv = SIMD16<Float>(repeating: scale)
+    var i = 0
+    while i + 16 <= n {
+        let pv = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+        let r = pv * (UnsafeRawPointer(dp + i).loadUnaligned(as: SIMD16<Float>.self) - dv) * sv
+        UnsafeMutableRawPointer(dp + i).storeBytes(of: r, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n { dp[i] = p[i] * (dp[i] - dot) * scale; i += 1 }
+}
