@@ -26,7 +26,7 @@ public func matmul(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix,
     case .bf16: matmulDispatch(BF16Lanes.self, x, rows: rows, w, y, pool: pool)
     case .f16: matmulDispatch(F16Lanes.self, x, rows: rows, w, y, pool: pool)
     case .q8_0, .q4_0, .int4, .w8a8: quantMatmul(x, rows: rows, w, y, pool: pool)
-    case .bf16Sparse1x2: sparseMatmul(x, rows: rows, w, y, pool: pool)
+    case .bf16Sparse1x2, .q8Sparse1x2: sparseMatmul(x, rows: rows, w, y, pool: pool)
     }
 }
 

@@ -58,7 +58,7 @@ extension WeightMatrix {
     /// Rows reordered: row i of the result is row `order[i]` of self.
     public func permutingRows(_ order: [Int]) -> WeightMatrix {
         // Sparse rows have no fixed size: permute the dense bf16 form (same values).
-        if format == .bf16Sparse1x2 { return densifiedBF16().permutingRows(order) }
+        if format.sparsePairs != nil { return densified().permutingRows(order) }
         let rowBytes = format.rowBytes(cols: cols)
         let buffer = OwnedBuffer(byteCount: order.count * rowBytes)
         for (i, r) in order.enumerated() {
@@ -69,23 +69,34 @@ extension WeightMatrix {
 
     /// Rows [start, start + count) as a view sharing storage.
     public func rowSlice(_ start: Int, _ count: Int) -> WeightMatrix {
-        if format == .bf16Sparse1x2 { return densifiedBF16().rowSlice(start, count) }
+        if format.sparsePairs != nil { return densified().rowSlice(start, count) }
         return WeightMatrix(format: format, rows: count, cols: cols,
                      data: data + start * format.rowBytes(cols: cols), owner: owner)
     }
 }
 
 extension WeightMatrix {
-    /// A `bf16_sparse1x2` matrix as dense bf16 (removed tiles = 0): for code that
-    /// needs fixed-size rows (slicing, permuting, export). Other formats: self.
-    public func densifiedBF16() -> WeightMatrix {
-        guard format == .bf16Sparse1x2 else { return self }
-        let buffer = OwnedBuffer(byteCount: rows * cols * 2)
-        withExtendedLifetime(owner) {
-            for r in 0..<rows {
-                sparseExpandRowBF16(self, row: r, into: (buffer.pointer + r * cols * 2).assumingMemoryBound(to: UInt16.self))
+    /// A sparse 1×2 matrix with fixed-size rows, removed tiles = 0: `bf16_sparse1x2` as
+    /// bf16, `q8_sparse1x2` as f32 (its values d·q are not all bf16-exact). For code
+    /// that needs fixed-size rows (slicing, permuting, export). Other formats: self.
+    public func densified() -> WeightMatrix {
+        switch format {
+        case .bf16Sparse1x2:
+            let buffer = OwnedBuffer(byteCount: rows * cols * 2)
+            withExtendedLifetime(owner) {
+                for r in 0..<rows {
+                    sparseExpandRowBF16(self, row: r, into: (buffer.pointer + r * cols * 2).assumingMemoryBound(to: UInt16.self))
+                }
             }
+            return WeightMatrix(format: .bf16, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)
+        case .q8Sparse1x2:
+            let buffer = OwnedBuffer(byteCount: rows * cols * 4)
+            withExtendedLifetime(owner) {
+                for r in 0..<rows { copyRow(r, into: (buffer.pointer + r * cols * 4).assumingMemoryBound(to: Float.self)) }
+            }
+            return WeightMatrix(format: .f32, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)
+        default:
+            return self
         }
-        return WeightMatrix(format: .bf16, rows: rows, cols: cols, data: buffer.pointer, owner: buffer)
     }
 }

@@ -18,8 +18,8 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     public var byteCount: Int {
-        format == .bf16Sparse1x2 ? SparsePairs.byteCount(rows: rows, cols: cols, keptTiles: SparsePairs.keptTiles(data, rows: rows))
-            : rows * format.rowBytes(cols: cols)
+        format.sparsePairs.map { SparsePairs.byteCount(rows: rows, cols: cols, keptTiles: SparsePairs.keptTiles(data, rows: rows), $0) }
+            ?? rows * format.rowBytes(cols: cols)
     }
 
     /// Element (r, c) widened to Float. Slow path: tests, embeddings lookups.
@@ -32,7 +32,8 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f16: return f16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
         case .q8_0, .q4_0, .int4, .w8a8:
             return format.codec.dequantize(row: data + r * format.rowBytes(cols: cols), element: c)
-        case .bf16Sparse1x2: return SparsePairs.element(data, rows: rows, cols: cols, r, c)
+        case .bf16Sparse1x2: return SparsePairs.element(data, rows: rows, cols: cols, r, c, .bf16)
+        case .q8Sparse1x2: return SparsePairs.element(data, rows: rows, cols: cols, r, c, .q8)
         }
     }
 
@@ -49,7 +50,8 @@ public struct WeightMatrix: @unchecked Sendable {
             for c in 0..<cols { out[c] = f16ToFloat(p[c]) }
         case .q8_0, .q4_0, .int4, .w8a8:
             format.codec.dequantizeRow(data + r * format.rowBytes(cols: cols), cols: cols, into: out)
-        case .bf16Sparse1x2: SparsePairs.copyRow(data, rows: rows, cols: cols, row: r, into: out)
+        case .bf16Sparse1x2: SparsePairs.copyRow(data, rows: rows, cols: cols, row: r, into: out, .bf16)
+        case .q8Sparse1x2: SparsePairs.copyRow(data, rows: rows, cols: cols, row: r, into: out, .q8)
         }
     }
 }

@@ -47,8 +47,8 @@ struct KernelBenchCommand: ParsableCommand {
         if let t = threads, !(1...1024).contains(t) { throw ValidationError("--threads must be between 1 and 1024") }
         guard (64...65536).contains(bufferMib) else { throw ValidationError("--buffer-mib must be between 64 and 65536") }
         guard (2...8192).contains(prefillRows) else { throw ValidationError("--prefill-rows must be between 2 and 8192") }
-        guard let f = WeightFormat(name: format), f != .bf16Sparse1x2 else {
-            throw ValidationError("unknown --format '\(format)' (bf16_sparse1x2 depends on the kept share: measure a pruned model with `verdant bench`)")
+        guard let f = WeightFormat(name: format), f.sparsePairs == nil else {
+            throw ValidationError("unknown --format '\(format)' (the sparse 1x2 formats depend on the kept share: measure a pruned model with `verdant bench`)")
         }
         guard (1...65536).contains(tokens) else { throw ValidationError("--tokens must be between 1 and 65536") }
         guard (1...1000).contains(runs) else { throw ValidationError("--runs must be between 1 and 1000") }

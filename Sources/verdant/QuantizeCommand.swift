@@ -109,6 +109,19 @@ struct QuantizeCommand: ParsableCommand {
         }
         for o in overrides { recipe.overrides.append(try QuantizationRecipe.parseOverride(o, groupSize: groupSize)) }
 
+        if SparsePairQuantizer.applies(directory: modelDir) {
+            guard method == .rtn, calibration == nil else {
+                throw CLIError("\(modelDir) holds bf16_sparse1x2 tensors (prune --group-lasso --group 1x2): their tiles are quantized by --method rtn without --calibration")
+            }
+            let interactive = isatty(2) != 0
+            let report = try SparsePairQuantizer.run(directory: modelDir, recipe: recipe, output: out, force: force,
+                                                     threads: runtime.makePool().threads) { line in
+                if interactive { printErrorInline("\r\u{1B}[K" + line) }
+            }
+            if interactive { printErrorInline("\r\u{1B}[K") }
+            try printReport(report, method: method)
+            return
+        }
         var options = CheckpointQuantizer.Options(recipe: recipe)
         options.method = method
         options.importance = importance
@@ -130,6 +143,10 @@ struct QuantizeCommand: ParsableCommand {
             if interactive { printErrorInline("\r\u{1B}[K" + line) }
         }
         if interactive { printErrorInline("\r\u{1B}[K") }
+        try printReport(report, method: method)
+    }
+
+    func printReport(_ report: QuantizationReport, method: QuantizationMethod) throws {
         if json {
             let data = try JSONSerialization.data(withJSONObject: report.jsonObject, options: [.sortedKeys])
             writeStdout(String(decoding: data, as: UTF8.self) + "\n")

@@ -111,8 +111,9 @@ public struct QuantizationRecipe: Sendable, Equatable {
 
     public static func parseTarget(_ s: String, groupSize: Int) throws -> Target {
         if s.lowercased() == "keep" { return .keep }
-        // bf16_sparse1x2 is written by `prune --group-lasso --group 1x2` from tile norms, not by a quantizer.
-        guard let f = WeightFormat(name: s, defaultGroup: groupSize), f != .bf16Sparse1x2 else {
+        // The sparse 1x2 formats come from `prune --group-lasso --group 1x2` (and q8_0 of its
+        // output), not from a recipe target.
+        guard let f = WeightFormat(name: s, defaultGroup: groupSize), f.sparsePairs == nil else {
             throw RecipeError("unknown format '\(s)' (expected f32, f16, bf16, q8_0, q4_0, int4, int4_g32/64/128, w8a8 or keep)")
         }
         return .format(f)

@@ -48,7 +48,7 @@ public struct QuantizationManifest: Sendable {
                   let shape = e["shape"] as? [Int], shape.count == 2 else {
                 throw ConfigError.malformed("quantization.tensors['\(name)'] needs 'format' and a 2-D 'shape'")
             }
-            guard let format = WeightFormat(name: formatName), format.isQuantized || format == .bf16Sparse1x2 else {
+            guard let format = WeightFormat(name: formatName), format.isQuantized || format.sparsePairs != nil else {
                 throw ConfigError.malformed("quantization.tensors['\(name)']: unknown format '\(formatName)'")
             }
             guard shape[0] > 0, shape[1] > 0, shape[0] < 1 << 31, shape[1] < 1 << 31 else {
@@ -89,7 +89,7 @@ struct QuantizedCheckpoint: WeightSource {
     func matrix(_ name: String) throws -> WeightMatrix {
         guard let e = manifest.tensors[name] else { return try checkpoint.matrix(name) }
         let view = try checkpoint.view(name)
-        if e.format == .bf16Sparse1x2 { return try sparseMatrix(name, e, view) }
+        if let v = e.format.sparsePairs { return try sparseMatrix(name, e, view, v) }
         let rowBytes = e.format.rowBytes(cols: e.cols)
         guard view.info.dtype == .u8, view.info.shape == [e.rows, rowBytes] else {
             throw ModelError.inconsistentQuantizedTensor(
@@ -113,9 +113,9 @@ struct QuantizedCheckpoint: WeightSource {
 }
 
 extension QuantizedCheckpoint {
-    /// A `bf16_sparse1x2` tensor: one flat U8 run whose masks and row starts are
+    /// A sparse 1×2 tensor: one flat U8 run whose masks, row starts (and scales) are
     /// checked against the declared shape before any kernel reads it.
-    func sparseMatrix(_ name: String, _ e: QuantizedTensorEntry, _ view: TensorView) throws -> WeightMatrix {
+    func sparseMatrix(_ name: String, _ e: QuantizedTensorEntry, _ view: TensorView, _ v: SparsePairValues) throws -> WeightMatrix {
         guard !e.storedTransposed else {
             throw ModelError.inconsistentQuantizedTensor(name, "\(e.format.name) cannot be stored transposed")
         }
@@ -124,7 +124,7 @@ extension QuantizedCheckpoint {
                 name, "config.json declares \(e.format.name) [\(e.rows), \(e.cols)], stored as one U8 run, but the file holds \(view.info.dtype.rawValue) \(view.info.shape)")
         }
         do {
-            try SparsePairs.validate(view.data, byteCount: view.info.shape[0], rows: e.rows, cols: e.cols)
+            try SparsePairs.validate(view.data, byteCount: view.info.shape[0], rows: e.rows, cols: e.cols, v)
         } catch {
             throw ModelError.inconsistentQuantizedTensor(name, error.description)
         }

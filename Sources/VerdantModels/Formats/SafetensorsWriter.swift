@@ -81,7 +81,7 @@ public struct SafetensorsWriter {
             // section records the format and the logical shape.
             dtype = .u8
             shape = [matrix.rows, matrix.format.rowBytes(cols: matrix.cols)]
-        case .bf16Sparse1x2:
+        case .bf16Sparse1x2, .q8Sparse1x2:
             // Variable bytes per row: one flat U8 run (SparsePairs.swift has the layout).
             dtype = .u8
             shape = [matrix.byteCount]

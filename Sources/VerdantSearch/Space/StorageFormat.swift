@@ -24,12 +24,13 @@ public struct StorageFormat: Sendable, Equatable {
         case .q8_0, .w8a8: self.init(linear: format, embedding: format, vectorBytes: 2)
         // Its size depends on the kept share, not the shape: budgeted as dense bf16 (an upper bound).
         case .bf16Sparse1x2: self.init(linear: .bf16, embedding: .bf16, vectorBytes: 2)
+        case .q8Sparse1x2: self.init(linear: .q8_0, embedding: .q8_0, vectorBytes: 2)
         }
     }
 
     /// Parses a CLI name: bf16, f16, f32, q8_0, q4_0, int4 (group 128), int4_gG, w8a8.
     public init?(name: String) {
-        guard let f = WeightFormat(name: name), f != .bf16Sparse1x2 else { return nil }
+        guard let f = WeightFormat(name: name), f.sparsePairs == nil else { return nil }
         self.init(f)
     }
 

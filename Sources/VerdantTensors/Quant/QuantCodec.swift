@@ -26,7 +26,7 @@ public struct QuantCodec: Sendable {
         case .q8_0, .w8a8: return -127...127
         case .q4_0: return -8...7
         case .int4: return 0...15
-        case .f32, .f16, .bf16, .bf16Sparse1x2: return 0...0
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: return 0...0
         }
     }
 
@@ -58,7 +58,7 @@ public struct QuantCodec: Sendable {
             if let importance { return searchAsymmetric(x, count: count, importance: importance, lo: lo, hi: hi) }
             let d = (hi - lo) / 15
             return BlockParams(scale: storedScale(d), minimum: storedScale(lo), inverse: d != 0 ? 1 / d : 0, origin: lo)
-        case .f32, .f16, .bf16, .bf16Sparse1x2:
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2:
             return BlockParams(scale: 1)
         }
     }
@@ -83,7 +83,7 @@ public struct QuantCodec: Sendable {
             return Int(min(15, max(0, v * p.inverse + 8.5))) - 8
         case .int4:
             return Int(min(15, max(0, (v - p.origin) * p.inverse + 0.5)))
-        case .f32, .f16, .bf16, .bf16Sparse1x2:
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2:
             return 0
         }
     }
@@ -158,7 +158,7 @@ public struct QuantCodec: Sendable {
         case .w8a8:
             dst.storeBytes(of: params[0].scale, as: Float.self)
             for j in 0..<padded { dst.storeBytes(of: Int8(codes[j]), toByteOffset: 4 + j, as: Int8.self) }
-        case .f32, .f16, .bf16, .bf16Sparse1x2:
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2:
             break
         }
     }
@@ -184,7 +184,7 @@ public struct QuantCodec: Sendable {
                 + f16ToFloat(blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
         case .w8a8:
             return row.loadUnaligned(as: Float.self) * Float(row.load(fromByteOffset: 4 + c, as: Int8.self))
-        case .f32, .f16, .bf16, .bf16Sparse1x2:
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2:
             return 0
         }
     }

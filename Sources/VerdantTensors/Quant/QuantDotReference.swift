@@ -47,7 +47,7 @@ public func quantDotReference(_ acts: QuantizedActivations, token t: Int, _ w: W
         var s: Int32 = 0
         for j in 0..<padded { s += Int32(row.load(fromByteOffset: 4 + j, as: Int8.self)) * xq(j) }
         total = row.loadUnaligned(as: Float.self) * acts.rowScale(t) * Float(s)
-    case .f32, .f16, .bf16, .bf16Sparse1x2:
+    case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2:
         break
     }
     return total

@@ -181,7 +181,7 @@ func quantGEMV(_ acts: QuantizedActivations, token t: Int, _ w: WeightMatrix,
     case .q4_0: quantGEMVRows(Q4Pairs.self, acts, token: t, w, y, rows: n0, n1)
     case .int4: quantGEMVRows(Int4Pairs.self, acts, token: t, w, y, rows: n0, n1)
     case .w8a8: w8a8GEMVRows(acts, token: t, w, y, rows: n0, n1)
-    case .f32, .f16, .bf16, .bf16Sparse1x2: break
+    case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: break
     }
 }
 
@@ -257,7 +257,7 @@ func packQuantRow(_ w: WeightMatrix, row n: Int, panel: UnsafeMutableRawPointer)
     case .q4_0: return packRow(Q4Pairs.self, w, row: n, panel: panel)
     case .int4: return packRow(Int4Pairs.self, w, row: n, panel: panel)
     case .w8a8: return packRow(W8A8Pairs.self, w, row: n, panel: panel)
-    case .f32, .f16, .bf16, .bf16Sparse1x2: return 0
+    case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: return 0
     }
 }
 
@@ -307,7 +307,7 @@ func quantGEMMTile(_ acts: QuantizedActivations, token t: Int, count: Int, _ w: 
     case .q4_0: gemmTile(Q4Pairs.self, acts, token: t, count: count, w, row: n, panel: panel, y, ldy: ldy)
     case .int4: gemmTile(Int4Pairs.self, acts, token: t, count: count, w, row: n, panel: panel, y, ldy: ldy)
     case .w8a8: w8a8Tile(acts, token: t, count: count, w, row: n, panel: panel, excess: excess, y, ldy: ldy)
-    case .f32, .f16, .bf16, .bf16Sparse1x2: break
+    case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: break
     }
 }
 

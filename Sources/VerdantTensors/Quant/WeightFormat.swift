@@ -25,12 +25,24 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     /// bf16 with only some 1×2 tiles kept: bitmask + packed tiles, variable bytes per
     /// row (SparsePairs.swift). Not a block format: `rowBytes` is the dense bound.
     case bf16Sparse1x2
+    /// `bf16Sparse1x2`'s structure with int8 tiles and an f16 scale per 32 columns
+    /// (`verdant quantize --scheme q8_0` of a 1×2-pruned checkpoint).
+    case q8Sparse1x2
+
+    /// The value encoding of the two sparse 1×2 formats; nil for every other format.
+    public var sparsePairs: SparsePairValues? {
+        switch self {
+        case .bf16Sparse1x2: return .bf16
+        case .q8Sparse1x2: return .q8
+        default: return nil
+        }
+    }
 
     public static let int4GroupSizes = [32, 64, 128]
 
     public var isQuantized: Bool {
         switch self {
-        case .f32, .f16, .bf16, .bf16Sparse1x2: return false
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: return false
         default: return true
         }
     }
@@ -38,7 +50,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     /// Elements per block (1 for float formats; the whole padded row for w8a8).
     public var blockElements: Int {
         switch self {
-        case .f32, .f16, .bf16, .bf16Sparse1x2: return 1
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: return 1
         case .q8_0, .q4_0, .w8a8: return 32
         case .int4(let g): return g
         }
@@ -48,7 +60,8 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     public var blockBytes: Int {
         switch self {
         case .f32: return 4
-        case .f16, .bf16, .bf16Sparse1x2: return 2
+        case .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: return 2
+        case .q8Sparse1x2: return 1
         case .q8_0: return 34
         case .q4_0: return 18
         case .int4(let g): return 4 + g / 2
@@ -59,7 +72,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
     /// Bytes occupied by one row of `cols` logical elements (padding included).
     public func rowBytes(cols: Int) -> Int {
         switch self {
-        case .f32, .f16, .bf16, .bf16Sparse1x2: return cols * blockBytes
+        case .f32, .f16, .bf16, .bf16Sparse1x2, .q8Sparse1x2: return cols * blockBytes
         case .w8a8: return 4 + paddedColumns(cols)
         default: return paddedColumns(cols) / blockElements * blockBytes
         }
@@ -87,6 +100,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
         case .int4(let g): return "int4_g\(g)"
         case .w8a8: return "w8a8"
         case .bf16Sparse1x2: return SparsePairs.formatName
+        case .q8Sparse1x2: return SparsePairs.q8FormatName
         }
     }
 
@@ -100,6 +114,7 @@ public enum WeightFormat: Sendable, Equatable, Hashable {
         case "q4_0": self = .q4_0
         case "w8a8": self = .w8a8
         case SparsePairs.formatName: self = .bf16Sparse1x2
+        case SparsePairs.q8FormatName: self = .q8Sparse1x2
         case "int4":
             guard Self.int4GroupSizes.contains(defaultGroup) else { return nil }
             self = .int4(groupSize: defaultGroup)

@@ -184,10 +184,10 @@ struct TensorPlan {
             target = .f16
         }
         var source = source
-        if source.format == .bf16Sparse1x2 {
+        if source.format.sparsePairs != nil {
             // GGUF has no sparse type: the kept tiles are written in a dense type (zeros elsewhere).
             log("\(name): \(source.format.name) written dense")
-            source = source.densifiedBF16()
+            source = source.densified()
         }
         let m = rowOrder.map { source.permutingRows($0) } ?? source
         let rows = m.rows, cols = m.cols
