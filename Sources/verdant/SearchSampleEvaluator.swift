@@ -50,25 +50,9 @@ struct SearchSampleEvaluator {
     var alpha: Float = 1
     var seed: UInt64 = 0
 
-    /// The student's config.json for a configuration: the teacher's model_type, norm epsilon and
-    /// RoPE, the configuration's shape, activation and context.
+    /// The student's config.json for a configuration (`ConfigurationSpace.studentConfig`).
     func studentConfig(_ c: Configuration) throws -> [String: Any] {
-        let shape = try StudentShape(space: space, configuration: c)
-        let v = space.values(of: c)
-        let t = try ModelDirectoryWriter.readConfigObject(directory: teacherDir)
-        var config: [String: Any] = [
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-            "hidden_size": shape.hidden, "intermediate_size": shape.intermediate, "num_hidden_layers": shape.layers,
-            "num_attention_heads": shape.heads, "num_key_value_heads": shape.kvHeads, "head_dim": shape.headDim,
-            "vocab_size": shape.vocab, "max_position_embeddings": shape.context,
-            "tie_word_embeddings": shape.tiedEmbeddings, "hidden_act": v[GeneName.activation]?.stringValue ?? "silu",
-            "attention_bias": false, "mlp_bias": false,
-        ]
-        for key in ["rms_norm_eps", "rope_theta", "rope_parameters", "rope_scaling", "bos_token_id", "eos_token_id"] {
-            if let x = t[key], !(x is NSNull) { config[key] = x }
-        }
-        if config["rms_norm_eps"] == nil { config["rms_norm_eps"] = 1e-5 }
-        return config
+        try space.studentConfig(c, teacher: try ModelDirectoryWriter.readConfigObject(directory: teacherDir))
     }
 
     /// Distils `c` on `tokens` predicted tokens into DIR/model (dtype `output`) and scores it.
