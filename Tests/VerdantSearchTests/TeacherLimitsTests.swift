@@ -20,19 +20,18 @@ import VerdantModels
         try ModelRegistry.config(fromJSON: try JSONSerialization.data(withJSONObject: teacherJSON))
     }
 
+    /// ConstraintSolverTests' small space with an activation gene and a vocabulary larger
+    /// than the teacher's among the choices.
     static func space() throws -> ConfigurationSpace {
-        try ConfigurationSpace(genes: [
-            .range(GeneName.layers, 1, 6),
-            .range(GeneName.hiddenSize, 64, 512, step: 64),
-            .range(GeneName.attentionHeads, 1, 8),
-            .range(GeneName.kvHeads, 1, 8),
-            .choices(GeneName.headSize, [.int(32), .int(64)]),
-            .range(GeneName.intermediateSize, 128, 1024, step: 128),
-            .choices(GeneName.activation, [.string("silu"), .string("relu")]),
-            .choices(GeneName.vocabSize, [.int(4096), .int(8192), .int(16384)]),
-            .choices(GeneName.contextLength, [.int(256)]),
-            .choices(GeneName.tiedEmbeddings, [.bool(true), .bool(false)]),
-        ])
+        var genes = try ConstraintSolverTests.smallSpace().genes.filter { $0.name != GeneName.vocabSize }
+        genes += [try .choices(GeneName.activation, [.string("silu"), .string("relu")]),
+                  try .choices(GeneName.vocabSize, [.int(4096), .int(8192), .int(16384)])]
+        return try ConfigurationSpace(genes: genes)
+    }
+
+    /// Context and learning rate pinned: they take no part in the limits.
+    static func pinned(_ space: ConfigurationSpace) -> [Int: Int] {
+        Dictionary(uniqueKeysWithValues: [GeneName.contextLength, GeneName.learningRate].compactMap { space.geneIndex($0).map { ($0, 0) } })
     }
 
     /// A budget far above every student, so only the teacher's limits bind.
@@ -56,7 +55,7 @@ import VerdantModels
         let space = try Self.space(), teacher = try Self.teacher()
         let limits = TeacherLimits(teacher: teacher)
         let solver = try ConstraintSolver(space: space, budget: Self.budget(limits))
-        let legal = try solver.enumerate(limit: 10_000)
+        let legal = try solver.enumerate(limit: 10_000, fixing: Self.pinned(space))
         // heads/kv ∈ {1/1, 2/1, 2/2, 4/2} (hidden = 64·heads) × 4 layers × 4 widths × 2 vocabularies.
         #expect(legal.count == 4 * 4 * 4 * 2)
         for c in legal {
@@ -64,7 +63,7 @@ import VerdantModels
             #expect(Self.budget(limits).admits(try StudentShape(space: space, configuration: c)))
         }
         // Without the limits the solver allows students the teacher cannot yield.
-        let free = try ConstraintSolver(space: space, budget: Self.budget(nil)).enumerate(limit: 200)
+        let free = try ConstraintSolver(space: space, budget: Self.budget(nil)).enumerate(limit: 200, fixing: Self.pinned(space))
         #expect(try free.contains { !(try check(space, $0, teacher: teacher)) })
     }
 

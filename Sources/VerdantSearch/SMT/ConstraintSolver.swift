@@ -98,24 +98,26 @@ public final class ConstraintSolver {
     /// `--init from-teacher`'s requirements (TeacherLimits) as constraints, so that every
     /// legal configuration can be cut out of the teacher. A requirement no value of the space
     /// can meet is named at once, rather than reported later as an empty space.
-    private static func assertCutable(_ l: TeacherLimits, space: ConfigurationSpace, terms t: ShapeTerms,
+    private static func assertCutable(_ limits: TeacherLimits, space: ConfigurationSpace, terms t: ShapeTerms,
                                       indices: [Z3Solver.Term], in z: Z3Solver) throws {
+        let l = limits.teacher
         func need(_ ok: Bool, _ why: @autoclosure () -> String) throws {
             if !ok { throw SpaceError.infeasible("--init from-teacher: \(why())") }
         }
-        try need(space.architecture == .llama, "students are cut from a teacher of the llama family only; the space declares \(space.architecture.rawValue)")
-        try need(space.qkvBias == l.qkvBias && space.outputBias == l.outputBias && !l.mlpBias,
-                 "the students' biases (qkv \(space.qkvBias), output \(space.outputBias), mlp false) must be the teacher's (qkv \(l.qkvBias), output \(l.outputBias), mlp \(l.mlpBias))")
+        try need(space.architecture == .llama && l.family == .llama, "students are cut from a teacher of the llama family only; the space declares \(space.architecture.rawValue)")
+        // The students' config.json (`studentConfig`) has no biases, so neither may the teacher.
+        try need(!space.qkvBias && !space.outputBias && !l.qkvBias && !l.outputBias && !l.mlpBias,
+                 "students are written without biases, so the space (qkv \(space.qkvBias), output \(space.outputBias)) and the teacher (qkv \(l.qkvBias), output \(l.outputBias), mlp \(l.mlpBias)) must have none")
         let headSizes = space.geneIndex(GeneName.headSize).map { space.genes[$0].values.compactMap(\.intValue) } ?? []
         try need(headSizes.contains(l.headDim), "head_size must be the teacher's \(l.headDim) (heads are kept whole), which the space's \(headSizes) lacks")
         if let gi = space.geneIndex(GeneName.activation) {
             let values = space.genes[gi].values
-            let allowed = values.indices.filter { values[$0].stringValue.flatMap { try? Activation(huggingFace: $0) } == l.activation }
-            try need(!allowed.isEmpty, "the activation must be the teacher's \(l.activation.rawValue), which the space's activation gene lacks")
+            let allowed = values.indices.filter { values[$0].stringValue.flatMap { try? Activation(huggingFace: $0) } == limits.activation }
+            try need(!allowed.isEmpty, "the activation must be the teacher's \(limits.activation.rawValue), which the space's activation gene lacks")
             try z.assert(z.or(allowed.map { try z.equal(indices[gi], z.int($0)) }))
         } else {
-            try need((try? Activation(huggingFace: TeacherLimits.defaultActivation)) == l.activation,
-                     "the space has no activation gene (students use \(TeacherLimits.defaultActivation)) but the teacher's is \(l.activation.rawValue)")
+            try need((try? Activation(huggingFace: TeacherLimits.defaultActivation)) == limits.activation,
+                     "the space has no activation gene (students use \(TeacherLimits.defaultActivation)) but the teacher's is \(limits.activation.rawValue)")
         }
         if space.geneIndex(GeneName.tiedEmbeddings) == nil {
             try need(l.tiedEmbeddings, "the space has no tied_embeddings gene (students are tied) but the teacher's embeddings are untied")
@@ -127,7 +129,7 @@ public final class ConstraintSolver {
         for (term, limit) in bounds { try z.assert(z.lessOrEqual(term, z.int(limit))) }
         // heads / kv_heads ≤ the teacher's group size, as a product with a constant (linear);
         // heads are already a multiple of kv_heads.
-        try z.assert(z.lessOrEqual(t.heads.term, z.times(l.queriesPerGroup, t.kvHeads.term)))
+        try z.assert(z.lessOrEqual(t.heads.term, z.times(limits.queriesPerGroup, t.kvHeads.term)))
     }
 
     /// The message for an empty legal space: either the shape rules alone contradict each
@@ -138,8 +140,9 @@ public final class ConstraintSolver {
         let (_, t) = try declare(space, in: z, teacher: budget.teacher)
         let name = budget.storage.name
         guard try z.check() else {
-            if let l = budget.teacher {
-                return .infeasible("the space has no configuration with hidden_size = attention_heads × head_size and attention_heads divisible by kv_heads that --init from-teacher can cut from the teacher (head_size \(l.headDim), at most \(l.layers) layers, hidden \(l.hidden), \(l.heads) heads, \(l.kvHeads) kv heads with ≤ \(l.queriesPerGroup) heads each, intermediate \(l.intermediate), vocabulary \(l.vocab))")
+            if let limits = budget.teacher {
+                let l = limits.teacher
+                return .infeasible("the space has no configuration with hidden_size = attention_heads × head_size and attention_heads divisible by kv_heads that --init from-teacher can cut from the teacher (head_size \(l.headDim), at most \(l.layers) layers, hidden \(l.hidden), \(l.heads) heads, \(l.kvHeads) kv heads with ≤ \(limits.queriesPerGroup) heads each, intermediate \(l.intermediate), vocabulary \(l.vocab))")
             }
             return .infeasible("the space has no configuration with hidden_size = attention_heads × head_size and attention_heads divisible by kv_heads")
         }
