@@ -203,6 +203,7 @@ private struct SearchFixture {
         ("--indicator=es-without-tasks", "--indicator es needs --tasks"),
         ("--indicator=log-ppl", "bpb"),
         ("--init=magic", "--init"),
+        ("SPACE:tiny-vocab", "vocab_size 100"),
     ])
     func badInputIsAClearError(_ change: String, _ mentions: String) throws {
         let f = try SearchFixture()
@@ -217,6 +218,10 @@ private struct SearchFixture {
         case "SPACE:malformed":
             try Data(#"{"genes": [{"name": "layers", "range": [3, 1]}]}"#.utf8).write(to: URL(fileURLWithPath: f.space))
         case "SPACE:missing": set("--space", f.dir.appendingPathComponent("nope.json").path)
+        case "SPACE:tiny-vocab":
+            // Below the 256 byte tokens every pruned vocabulary keeps: refused when first needed.
+            let space = try String(contentsOfFile: try f.vocabularySpace(), encoding: .utf8).replacingOccurrences(of: "[300, 512]", with: "[100]")
+            try Data(space.utf8).write(to: URL(fileURLWithPath: f.space))
         case "--indicator=es-without-tasks":
             if let i = args.firstIndex(of: "--tasks") { args.removeSubrange(i...(i + 1)) }
             set("--indicator", "es")
