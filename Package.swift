@@ -86,7 +86,7 @@ let package = Package(
                     dependencies: ["VerdantTraining", "VerdantModels", "VerdantTensors", "VerdantTokenizer"],
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "VerdantSearchTests",
-                    dependencies: ["VerdantSearch", "VerdantEval", "VerdantModels", "VerdantTensors"],
+                    dependencies: ["VerdantSearch", "VerdantCompress", "VerdantEval", "VerdantModels", "VerdantTensors"],
                     swiftSettings: cpuFlags),
         // Runs the built `verdant` binary: exit codes and messages on bad input.
         .testTarget(name: "VerdantCLITests", dependencies: ["verdant"]),

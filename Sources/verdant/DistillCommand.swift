@@ -92,12 +92,9 @@ struct DistillCommand: ParsableCommand {
                                   vocabulary: vocab.vocabulary, vocabularyDirectory: vocab.tokenizerDirectory)
         let checkpointRoot = (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
         // Called only for a fresh run: a resumed run restores every weight from its checkpoint.
-        let initialise: ((String) throws -> ParameterStore)? = initialisation == .random ? nil : { root in
-            let initDir = try StudentInitialisation.build(teacherDir: teacherDir, student: studentConfig, vocabulary: vocab.vocabulary,
-                                                          stream: stream, layers: initLayers, calibrationTokens: initCalibrationTokens,
-                                                          root: root, pool: pool)
-            return try ParameterStore(checkpoint: try Checkpoint(path: initDir), config: studentConfig)
-        }
+        let initialise = initialisation == .random ? nil
+            : StudentInitialisation.initialiser(teacherDir: teacherDir, student: studentConfig, vocabulary: vocab.vocabulary,
+                                                stream: stream, layers: initLayers, calibrationTokens: initCalibrationTokens, pool: pool)
         try run.run(studentConfigPath: student, student: studentConfig, options: distillationOptions, teacherCache: teacherCache,
                     out: out, force: training.force, initialise: initialise,
                     started: { s in

@@ -21,7 +21,11 @@ struct SearchCommand: ParsableCommand {
             evaluation budget; hypervolumes of both; every front member re-proved legal. Writes OUT/front.json and \
             OUT/report.md (SVG plots). Resumable: rerun the same command and finished samples are reused. \
             --distill-top K distils K front members on --final-tokens and measures them against the teacher. \
-            The vocabulary gene is fixed to the teacher's vocabulary until vocabulary-pruned students can be distilled.
+            A vocab_size below the teacher's is a vocabulary pruned from the teacher's by frequency on the training \
+            files (OUT/vocab-N, as `verdant prune --vocab-size N`), with its own token stream and teacher cache; \
+            the bpb indicator (−bits per byte) compares students of different vocabularies, log-ppl does not. \
+            --init from-teacher cuts every student from the teacher (as `verdant distill --init from-teacher`); \
+            the solver then admits only configurations that can be cut.
             """)
 
     @Argument(help: "Teacher model directory (Hugging Face layout, with tokenizer.json).")
@@ -75,8 +79,17 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Tasks used from --tasks (the first N).")
     var tasksLimit = 100
 
-    @Option(help: "What the indicator predicts: es (needs --tasks) or log-ppl (−ln perplexity). Default: es with --tasks.")
+    @Option(help: "What the indicator predicts: es (needs --tasks), bpb (−bits per byte of the held-out text) or log-ppl (−ln perplexity; one vocabulary only). Default: es with --tasks, else bpb.")
     var indicator: SearchIndicator?
+
+    @Option(name: .customLong("init"), help: "How every sample and finalist starts: random, or from-teacher (the teacher cut down to its shape, as `verdant distill --init from-teacher`; the solver then admits only configurations that can be cut: the teacher's head size, activation and tying, nothing larger than the teacher).")
+    var initialisation: DistillCommand.Initialisation = .random
+
+    @Option(help: "With --init from-teacher: which teacher blocks to keep, bi (greedy block influence) or even (evenly spaced).")
+    var initLayers: StudentLayerChoice = .bi
+
+    @Option(help: "With --init from-teacher: calibration tokens (from the start of the token stream) for the importance scores.")
+    var initCalibrationTokens: Int = 8192
 
     @Option(help: "Input tokens per distillation sequence.")
     var context = 256
@@ -114,6 +127,7 @@ struct SearchCommand: ParsableCommand {
         guard (1...100_000).contains(pool), pool >= samples else { throw ValidationError("--pool must be ≥ --samples and ≤ 100000") }
         guard (5...200).contains(costPoints) else { throw ValidationError("--cost-points must be between 5 and 200") }
         if indicator == .es && tasks == nil { throw ValidationError("--indicator es needs --tasks") }
+        guard initCalibrationTokens >= 1 else { throw ValidationError("--init-calibration-tokens must be ≥ 1") }
         for (flag, path) in [("--data", data), ("--dev", dev), ("--tasks", tasks), ("--space", space)] {
             if let path, !FileManager.default.fileExists(atPath: path) { throw ValidationError("\(flag) \(path): no such file") }
         }
@@ -121,48 +135,47 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         guard let storage = StorageFormat(name: format) else { throw CLIError("unknown --format \(format)") }
-        let indicator = self.indicator ?? (tasks != nil ? .es : .logPerplexity)
+        let indicator = self.indicator ?? (tasks != nil ? .es : .bitsPerByte)
         let files = SearchFiles(root: out)
         let teacher = try LoadedModel.load(directory: teacherDir)
         let space = try SearchSpaceSetup.restrict(try loadSpace(), teacher: teacher.config, context: context)
-        let budget = Budget(sizeBytes: Int(budgetMb * 1e6), storage: storage)
+        let vocabSizes = space.geneIndex(GeneName.vocabSize).map { space.genes[$0].values.compactMap(\.intValue) } ?? []
+        if indicator == .logPerplexity && vocabSizes.count > 1 {
+            throw CLIError("--indicator log-ppl compares perplexities per token, which mean different things in vocabularies of \(vocabSizes.map(String.init).joined(separator: ", ")) ids: use bpb (−bits per byte of the same text) or es")
+        }
+        let initialisation = self.initialisation == .random ? nil
+            : SearchInitialisation(layers: initLayers, calibrationTokens: initCalibrationTokens)
+        // With --init from-teacher every legal student must be cut-able: the solver holds them to the teacher.
+        let budget = Budget(sizeBytes: Int(budgetMb * 1e6), storage: storage,
+                            teacher: initialisation == nil ? nil : TeacherLimits(teacher: teacher.config))
         let solver: ConstraintSolver
         do { solver = try ConstraintSolver(space: space, budget: budget) } catch let e as SpaceError { throw CLIError(e.description) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try files.checkSettings(SearchSettings(teacher: teacherDir, data: data, budgetBytes: budget.sizeBytes, format: storage.name,
                                                tokensPerSample: tokensPerSample, context: context, seed: seed, holdOut: holdOut,
                                                dev: dev, evalTokens: evalTokens, tasks: tasks, tasksLimit: tasksLimit,
-                                               temperature: temperature, pool: self.pool, space: String(decoding: try space.encoded(), as: UTF8.self)))
+                                               temperature: temperature, pool: self.pool, space: String(decoding: try space.encoded(), as: UTF8.self),
+                                               initialisation: SearchInitialisation.describe(initialisation)))
         try atomicWrite(try space.encoded(), to: files.space)
 
         let pool = runtime.makePool()
-        let tokenizer = try loadTokenizer(directory: teacherDir)
-        guard let eos = teacher.config.eosTokenIds.first ?? tokenizer.eosTokenId else {
-            throw CLIError("the teacher declares no EOS token to separate documents")
-        }
-        let split: DataSplit = dev == nil ? .holdOutFraction(holdOut, keep: .train) : .all
-        let stream = try TokenStream.load(data: data, tokenizerDirectory: teacherDir, eos: eos,
-                                          options: TokenStreamOptions(context: context, seed: seed, split: split), threads: pool.threads)
-        let heldOutStream = try TokenStream.load(data: dev ?? data, tokenizerDirectory: teacherDir, eos: eos,
-                                                 options: TokenStreamOptions(context: context, seed: seed,
-                                                                             split: dev == nil ? .holdOutFraction(holdOut, keep: .heldOut) : .all),
-                                                 threads: pool.threads)
-        let heldOut = heldOutStream.tokens.prefix(evalTokens).map(Int.init)
+        let batchChoices = space.geneIndex(GeneName.batchSize).map { space.genes[$0].values.compactMap(\.intValue) } ?? [8]
+        let vocabularies = try SearchVocabularies(teacher: teacher, teacherDir: teacherDir, data: data, dev: dev, holdOut: holdOut,
+                                                  context: context, seed: seed, evalTokens: evalTokens, batchChoices: batchChoices,
+                                                  files: files, pool: pool)
         let taskList = try tasks.map { Array(try readLineCompletionTasks(path: $0).prefix(tasksLimit)) } ?? []
         printError("search: \(space.genes.count) genes, budget \(String(format: "%.3f", budgetMb)) MB at \(storage.name); "
-                   + "\(stream.tokens.count) training tokens, \(heldOut.count) held-out tokens, \(taskList.count) tasks; "
-                   + "indicator \(indicator.rawValue); \(pool.threads) threads")
+                   + "\(vocabularies.own.run.stream.tokens.count) training tokens, \(vocabularies.own.heldOut.count) held-out tokens "
+                   + "(\(vocabularies.heldOutBytes) bytes), \(taskList.count) tasks; vocabularies \(vocabSizes.map(String.init).joined(separator: ", ")); "
+                   + "indicator \(indicator.rawValue); init \(SearchInitialisation.describe(initialisation)); \(pool.threads) threads")
 
-        let batchChoices = space.geneIndex(GeneName.batchSize).map { space.genes[$0].values.compactMap(\.intValue) } ?? [8]
-        try buildTeacherCache(teacher: teacher, stream: stream, tokens: tokensPerSample, batchChoices: batchChoices, files: files, pool: pool)
         // Its own solver, for the reason StudentSearch gives: the search must not depend on
         // whether the calibration ran now or was read from OUT.
         let cost = try SearchCostSetup.calibration(solver: try ConstraintSolver(space: space, budget: budget), points: costPoints, seed: seed, path: files.costCalibration,
                                                    threads: pool.threads)
-        let evaluator = SearchSampleEvaluator(space: space, teacher: teacher, teacherDir: teacherDir, tokenizer: tokenizer,
-                                              run: DistillationRun(teacher: teacher, teacherDirectory: teacherDir, stream: stream, pool: pool),
-                                              teacherCache: files.teacherCache, heldOut: heldOut, tasks: taskList, pool: pool,
-                                              temperature: temperature, seed: seed)
+        let evaluator = SearchSampleEvaluator(space: space, teacher: teacher, teacherDir: teacherDir, vocabularies: vocabularies,
+                                              tasks: taskList, pool: pool, temperature: temperature, seed: seed,
+                                              initialisation: initialisation)
         let reference = try SearchCostSetup.teacherReference(teacher: teacher, teacherDir: teacherDir, evaluator: evaluator,
                                                              path: files.teacherReference, threads: pool.threads)
 
@@ -196,14 +209,16 @@ struct SearchCommand: ParsableCommand {
         }
         var finals: [FinalStudent] = []
         if distillTop > 0 {
-            try buildTeacherCache(teacher: teacher, stream: stream, tokens: finalTokens, batchChoices: batchChoices, files: files, pool: pool)
             finals = try SearchFinalists.distil(report.front, count: distillTop, space: space, evaluator: evaluator, tokens: finalTokens,
                                                 indicator: indicator, reference: reference, files: files, threads: pool.threads)
         }
         let output = SearchOutput(budgetBytes: budget.sizeBytes, format: storage.name, indicator: indicator.rawValue,
                                   tokensPerSample: tokensPerSample, teacher: reference, cost: cost, samples: metrics.sorted { $0.index < $1.index },
                                   search: report, finals: finals,
-                                  vocabularyNote: "vocabulary gene fixed to the teacher's \(teacher.config.vocabSize) ids (vocabulary-pruned students are not distillable yet)")
+                                  vocabularyNote: vocabSizes == [teacher.config.vocabSize]
+                                      ? "vocabulary: the teacher's \(teacher.config.vocabSize) ids"
+                                      : "vocabularies \(vocabSizes.map(String.init).joined(separator: ", ")) (those below the teacher's \(teacher.config.vocabSize) pruned from it by frequency on the training files)",
+                                  initialisation: SearchInitialisation.describe(initialisation))
         try SearchReportWriter(output: output, space: space, files: files).write()
         print("front: \(report.front.count) students; hypervolume NSGA-II \(String(format: "%.4f", report.hypervolumeNSGA2)), "
               + "Avatar GA \(String(format: "%.4f", report.hypervolumeAvatar)) (\(report.avatarIllegal) of \(report.avatarArchive) archive members illegal); "
@@ -215,18 +230,5 @@ struct SearchCommand: ParsableCommand {
         do { return try space.map { try ConfigurationSpace.load(path: $0) } ?? .defaultDecoder() } catch let e as SpaceError {
             throw CLIError(e.description)
         }
-    }
-
-    /// One hidden-state cache for every sample (exact at any T); sized for the largest
-    /// step-rounded need of the batch choices, extended (not rebuilt) when a later phase needs more.
-    private func buildTeacherCache(teacher: LoadedModel, stream: TokenStream, tokens: Int, batchChoices: [Int],
-                                   files: SearchFiles, pool: ThreadPool) throws {
-        let n = stream.sequenceCount(tokens: tokens)
-        let needed = batchChoices.map { b in (n + b - 1) / b * b }.max() ?? n
-        let bar = ProgressBar("teacher cache", total: needed, enabled: true)
-        _ = try TeacherCacheBuilder.build(directory: files.teacherCache, teacher: teacher.model,
-                                          teacherFingerprint: try teacherFingerprint(directory: teacherDir), stream: stream,
-                                          sequences: needed, content: .hiddenStates, pool: pool) { done, _ in bar.update(done) }
-        bar.finish()
     }
 }

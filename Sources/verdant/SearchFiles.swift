@@ -13,7 +13,10 @@ struct SearchFiles {
     var metrics: String { path("sample-metrics.json") }
     var costCalibration: String { path("cost-calibration.json") }
     var teacherReference: String { path("teacher-reference.json") }
-    var teacherCache: String { path("teacher-cache") }
+    /// The teacher cache over the teacher's own vocabulary (nil) or a pruned one of `vocabulary` ids.
+    func teacherCache(vocabulary: Int?) -> String { vocabulary.map { path("teacher-cache-v\($0)") } ?? path("teacher-cache") }
+    /// A pruned vocabulary of `size` ids: a vocabulary-pruned copy of the teacher, as `verdant prune` writes it.
+    func vocabularyDirectory(_ size: Int) -> String { path("vocab-\(size)") }
     var front: String { path("front.json") }
     var report: String { path("report.md") }
     func sampleDirectory(_ i: Int) -> String { path(String(format: "samples/%03d", i)) }
@@ -28,7 +31,7 @@ struct SearchFiles {
             guard let old = try? searchJSONDecoder().decode(SearchSettings.self, from: data) else {
                 throw CLIError("\(settings) is corrupt: remove it (or choose another --out) to start a new search")
             }
-            guard old == s else {
+            guard old.resolved == s.resolved else {
                 throw CLIError("\(root) holds a search with other settings (\(old.difference(s))): use another --out, or the same options to resume")
             }
             return
@@ -63,6 +66,16 @@ struct SearchSettings: Codable, Equatable {
     /// The candidate pool the samples are chosen from (another pool plans other samples).
     var pool: Int
     var space: String
+    /// How samples and finalists start: "random", or "from-teacher" with its options (nil in
+    /// searches made before the option existed, which started at random).
+    var initialisation: String?
+
+    /// Missing fields as the search that wrote them meant them.
+    var resolved: SearchSettings {
+        var s = self
+        s.initialisation = initialisation ?? "random"
+        return s
+    }
 
     func difference(_ o: SearchSettings) -> String {
         var d: [String] = []
@@ -78,6 +91,7 @@ struct SearchSettings: Codable, Equatable {
         if temperature != o.temperature { d.append("temperature") }
         if pool != o.pool { d.append("pool") }
         if space != o.space { d.append("space") }
+        if resolved.initialisation != o.resolved.initialisation { d.append("init") }
         return "different " + d.joined(separator: ", ")
     }
 }

@@ -4,7 +4,8 @@ import VerdantModels
 import VerdantSearch
 import VerdantTensors
 
-/// A front member distilled on the full token budget and measured like the teacher.
+/// A front member distilled on the full token budget and measured like the teacher. Its
+/// checkpoint (bf16) carries the tokenizer files of its vocabulary, pruned or the teacher's.
 struct FinalStudent: Codable {
     var genes: [String: String]
     var parameters: Int
@@ -12,6 +13,7 @@ struct FinalStudent: Codable {
     var predictedEffectiveness: Double
     var measuredEffectiveness: Double?
     var perplexity: Double
+    var bitsPerByte: Double?
     var es: Double?
     var decodeSecondsPerToken: Double
     var joulesPerToken: Double
@@ -70,7 +72,7 @@ enum SearchFinalists {
             out.append(FinalStudent(
                 genes: member.genes, parameters: member.parameters, bytes: member.bytes,
                 predictedEffectiveness: member.predictedEffectiveness, measuredEffectiveness: indicator.score(m),
-                perplexity: m.perplexity, es: m.es, decodeSecondsPerToken: latency, joulesPerToken: energy,
+                perplexity: m.perplexity, bitsPerByte: m.bitsPerByte, es: m.es, decodeSecondsPerToken: latency, joulesPerToken: energy,
                 predictedDecodeSecondsPerToken: member.predictedCosts.first ?? .nan,
                 predictedJoulesPerToken: member.predictedCosts.dropFirst().first ?? .nan,
                 sizeRatio: Double(reference.bytesBF16) / Double(max(member.bytes, 1)),

@@ -14,6 +14,7 @@ struct SearchOutput: Encodable {
     var search: StudentSearch.Report
     var finals: [FinalStudent]
     var vocabularyNote: String
+    var initialisation: String
 }
 
 /// front.json, report.md and its two SVG plots (VerdantEval's ScatterChart).
@@ -26,7 +27,7 @@ struct SearchReportWriter {
         try atomicWrite(try jsonData(output), to: files.front)
         let o = output
         let bf16 = StorageFormat(.bf16)
-        let indicatorName = o.indicator == SearchIndicator.es.rawValue ? "ES" : "−ln ppl"
+        let indicatorName = SearchIndicator(rawValue: o.indicator)?.label ?? o.indicator
         var points: [ScatterChart.Point] = []
         var energyPoints: [ScatterChart.Point] = []
         for (i, m) in o.search.front.enumerated() {
@@ -56,14 +57,15 @@ struct SearchReportWriter {
     func markdown() -> String {
         let o = output, t = o.teacher
         var md = "# Student search: \(f(Double(o.budgetBytes) / 1e6)) MB at \(o.format)\n\n"
-        md += "Indicator: `\(o.indicator)`; \(o.samples.count) samples distilled on \(o.tokensPerSample) tokens each; \(o.vocabularyNote).\n\n"
-        md += "## Teacher\n\n| parameters | MB (bf16) | held-out ppl | ES | ms / token | J / token | MFLOPs / token | load |\n|---|---|---|---|---|---|---|---|\n"
-        md += "| \(t.parameters) | \(f(Double(t.bytesBF16) / 1e6)) | \(f(t.perplexity, "%.2f")) | \(f(t.es, "%.2f")) | \(f(t.decodeSecondsPerToken * 1e3)) | \(f(t.joulesPerToken, "%.4f")) | \(f(t.flopsPerToken / 1e6, "%.1f")) | \(f(t.loadAverage, "%.1f")) |\n\n"
+        md += "Indicator: `\(o.indicator)`; \(o.samples.count) samples distilled on \(o.tokensPerSample) tokens each, initialised \(o.initialisation); \(o.vocabularyNote).\n\n"
+        md += "## Teacher\n\n| parameters | MB (bf16) | held-out ppl | bits / byte | ES | ms / token | J / token | MFLOPs / token | load |\n|---|---|---|---|---|---|---|---|---|\n"
+        md += "| \(t.parameters) | \(f(Double(t.bytesBF16) / 1e6)) | \(f(t.perplexity, "%.2f")) | \(f(t.bitsPerByte, "%.4f")) | \(f(t.es, "%.2f")) | \(f(t.decodeSecondsPerToken * 1e3)) | \(f(t.joulesPerToken, "%.4f")) | \(f(t.flopsPerToken / 1e6, "%.1f")) | \(f(t.loadAverage, "%.1f")) |\n\n"
         md += "Energy: \(t.energyMethod).\n\n"
-        md += "## Samples (the indicator's training set)\n\n| # | configuration | params | MB | ppl | ES | train s |\n|---|---|---|---|---|---|---|\n"
+        md += "## Samples (the indicator's training set)\n\nPerplexity is per token of the sample's own vocabulary; bits per byte compare across vocabularies (the same held-out text).\n\n"
+        md += "| # | configuration | params | MB | ppl | bits / byte | ES | train s |\n|---|---|---|---|---|---|---|---|\n"
         for s in o.samples {
             let mb = (try? StudentShape(space: space, configuration: s.configuration)).map { Double($0.bytes(StorageFormat(.bf16))) / 1e6 }
-            md += "| \(s.index + 1) | \(s.genes) | \(s.metrics.parameters) | \(f(mb)) | \(f(s.metrics.perplexity, "%.2f")) | \(f(s.metrics.es, "%.2f")) | \(f(s.metrics.trainSeconds, "%.1f")) |\n"
+            md += "| \(s.index + 1) | \(s.genes) | \(s.metrics.parameters) | \(f(mb)) | \(f(s.metrics.perplexity, "%.2f")) | \(f(s.metrics.bitsPerByte, "%.4f")) | \(f(s.metrics.es, "%.2f")) | \(f(s.metrics.trainSeconds, "%.1f")) |\n"
         }
         md += "\n## Surrogate (leave-one-out over the samples; the first is used)\n\n| model | RMSE | MAE |\n|---|---|---|\n"
         for l in o.search.surrogate { md += "| \(l.model) | \(f(l.rmse, "%.4g")) | \(f(l.meanAbsoluteError, "%.4g")) |\n" }
@@ -85,10 +87,10 @@ struct SearchReportWriter {
         md += "Objectives scaled to [0, 1] over both sets, reference point 1.1; \(s.solverChecks) solver checks.\n"
         if !o.finals.isEmpty {
             md += "\n## Front members distilled in full, measured against the teacher\n\n"
-            md += "| configuration | MB | size × | latency × | energy × | predicted \(o.indicator) | measured | ppl | ES | ES Δ | ms / token (pred) | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+            md += "| configuration | MB | size × | latency × | energy × | predicted \(o.indicator) | measured | ppl | bits / byte | ES | ES Δ | ms / token (pred) | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
             for x in o.finals {
                 let genes = x.genes.keys.sorted().map { "\($0)=\(x.genes[$0] ?? "")" }.joined(separator: " ")
-                md += "| \(genes) | \(f(Double(x.bytes) / 1e6)) | \(f(x.sizeRatio, "%.1f")) | \(f(x.latencyRatio, "%.2f")) | \(f(x.energyRatio, "%.2f")) | \(f(x.predictedEffectiveness)) | \(f(x.measuredEffectiveness)) | \(f(x.perplexity, "%.2f")) | \(f(x.es, "%.2f")) | \(f(x.esDelta, "%+.2f")) | \(f(x.decodeSecondsPerToken * 1e3)) (\(f(x.predictedDecodeSecondsPerToken * 1e3))) | \(f(x.loadAverage, "%.1f")) |\n"
+                md += "| \(genes) | \(f(Double(x.bytes) / 1e6)) | \(f(x.sizeRatio, "%.1f")) | \(f(x.latencyRatio, "%.2f")) | \(f(x.energyRatio, "%.2f")) | \(f(x.predictedEffectiveness)) | \(f(x.measuredEffectiveness)) | \(f(x.perplexity, "%.2f")) | \(f(x.bitsPerByte, "%.4f")) | \(f(x.es, "%.2f")) | \(f(x.esDelta, "%+.2f")) | \(f(x.decodeSecondsPerToken * 1e3)) (\(f(x.predictedDecodeSecondsPerToken * 1e3))) | \(f(x.loadAverage, "%.1f")) |\n"
             }
         }
         return md

@@ -5,10 +5,9 @@ import VerdantSearch
 import VerdantTensors
 
 enum SearchSpaceSetup {
-    /// The space the search can actually distil today: the vocabulary gene fixed to the
-    /// teacher's vocabulary (a student's ids are the teacher's until vocabulary-pruned students
-    /// land), and context lengths below the distillation context dropped (the student must
-    /// hold a whole training sequence).
+    /// The space the search can distil: vocabulary sizes above the teacher's dropped (a
+    /// student vocabulary is a pruned subset of the teacher's), and context lengths below the
+    /// distillation context dropped (the student must hold a whole training sequence).
     static func restrict(_ space: ConfigurationSpace, teacher: ModelConfig, context: Int) throws -> ConfigurationSpace {
         guard space.architecture == .llama else {
             throw CLIError("the search distils llama-family students only; the space declares \(space.architecture.rawValue)")
@@ -19,7 +18,11 @@ enum SearchSpaceSetup {
         var genes = space.genes
         do {
             if let i = space.geneIndex(GeneName.vocabSize) {
-                genes[i] = try .choices(GeneName.vocabSize, [.int(teacher.vocabSize)])
+                let kept = genes[i].values.filter { ($0.intValue ?? 0) <= teacher.vocabSize }
+                guard !kept.isEmpty else {
+                    throw CLIError("no vocab_size of the space is ≤ the teacher's \(teacher.vocabSize) ids (student vocabularies are pruned from the teacher's)")
+                }
+                genes[i] = try .choices(GeneName.vocabSize, kept)
             }
             if let i = space.geneIndex(GeneName.contextLength) {
                 let kept = genes[i].values.filter { ($0.intValue ?? 0) >= context }
@@ -100,6 +103,8 @@ enum SearchCostSetup {
         var parameters: Int
         var bytesBF16: Int
         var perplexity: Double
+        /// nil in references measured before bits per byte were recorded.
+        var bitsPerByte: Double?
         var es: Double?
         var em: Double?
         var decodeSecondsPerToken: Double
@@ -119,13 +124,13 @@ enum SearchCostSetup {
             }
         }
         printError("teacher: scoring and measuring")
-        let s = try evaluator.score(teacher.model)
+        let s = try evaluator.score(teacher.model, vocabulary: evaluator.vocabularies.own)
         let load = loadAverage()
         let m = try measure(model: teacher.model, info: try ModelInfo.read(directory: teacherDir), options: measureOptions,
                             pool: ThreadPool(threads: threads))
         let shape = StudentShape(config: teacher.config)
         let r = TeacherReference(parameters: shape.parameterCount, bytesBF16: shape.bytes(StorageFormat(.bf16)), perplexity: s.perplexity,
-                                 es: s.es, em: s.em, decodeSecondsPerToken: m.decodeSecondsPerToken.median,
+                                 bitsPerByte: s.bitsPerByte, es: s.es, em: s.em, decodeSecondsPerToken: m.decodeSecondsPerToken.median,
                                  joulesPerToken: m.energyJoulesPerToken.median, flopsPerToken: m.flopsPerToken,
                                  energyMethod: m.energyDescription, loadAverage: load)
         try atomicWrite(try jsonData(r), to: path)

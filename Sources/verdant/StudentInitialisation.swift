@@ -11,6 +11,18 @@ extension StudentLayerChoice: ExpressibleByArgument {}
 /// shape (`StudentFromTeacher`), written as a checkpoint in ROOT/init (with its
 /// pruning_report.json) that the run's parameter store loads.
 enum StudentInitialisation {
+    /// What `DistillationRun.run` calls for a fresh run's starting weights: the teacher cut
+    /// down to `student` in ROOT/init, loaded as the run's parameter store.
+    static func initialiser(teacherDir: String, student: ModelConfig, vocabulary: StudentVocabulary?, stream: TokenStream,
+                            layers: StudentLayerChoice, calibrationTokens: Int,
+                            pool: ThreadPool) -> (String) throws -> ParameterStore {
+        { root in
+            let dir = try build(teacherDir: teacherDir, student: student, vocabulary: vocabulary, stream: stream, layers: layers,
+                                calibrationTokens: calibrationTokens, root: root, pool: pool)
+            return try ParameterStore(checkpoint: try Checkpoint(path: dir), config: student)
+        }
+    }
+
     static func build(teacherDir: String, student: ModelConfig, vocabulary: StudentVocabulary?, stream: TokenStream,
                       layers: StudentLayerChoice, calibrationTokens: Int, root: String, pool: ThreadPool) throws -> String {
         if let vocabulary, !vocabulary.isAscending {

@@ -37,6 +37,17 @@ import Testing
         #expect(abs(gp.predict([0.55]) - 0.3025) < 0.01)
     }
 
+    /// Equal scores (every sample at ES 0 after a tiny budget) are a fit, not an error.
+    @Test func bothModelsFitEqualScores() throws {
+        let x = Self.points(5, dims: 2, seed: 4)
+        let y = [Double](repeating: 0, count: 5)
+        var gp = GaussianProcess()
+        try gp.fit(x, y)
+        #expect(gp.predict([0.3, 0.7]) == 0)
+        #expect(try LeaveOneOut.evaluate({ GaussianProcess() }, x: x, y: y).rmse == 0)
+        #expect(try LeaveOneOut.evaluate({ BayesianRidge() }, x: x, y: y).rmse.isFinite)
+    }
+
     @Test func farthestPointSelectionSpreads() throws {
         let space = try ConfigurationSpace(genes: [
             .range(GeneName.layers, 0 + 1, 11), .range(GeneName.hiddenSize, 1, 11),

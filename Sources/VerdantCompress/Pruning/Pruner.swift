@@ -153,12 +153,8 @@ public final class Pruner {
             let t = try tokenizer ?? loadTokenizer(for: "vocabulary pruning")
             tokenizer = t
             progress?("vocabulary", 0, 1)
-            let documents = try readCorpus(corpus)
-            var required = PrunedConfigFiles.tokenIds(in: configJSON)
-            if let g = try optionalJSON("generation_config.json") { required += PrunedConfigFiles.tokenIds(in: g) }
-            let selection = try VocabularyPruner.select(tokenizerJSON: try Self.readJSON(tokenizerPath), tokenizer: t,
-                                                        documents: documents, requiredIds: required,
-                                                        rows: embeddingRows, threads: options.threads, maxTokens: options.vocabularySize)
+            let selection = try vocabularySelection(documents: try readCorpus(corpus), size: options.vocabularySize,
+                                                    tokenizer: t, threads: options.threads)
             plan.vocabulary = selection.keptIds
             report.vocabulary = .init(corpus: corpus, stats: selection.stats)
             progress?("vocabulary", 1, 1)
@@ -225,6 +221,38 @@ public final class Pruner {
         }
         try plan.validate(config: config, embeddingRows: embeddingRows)
         report.plan = plan
+        report.scoringSeconds = Date().timeIntervalSince(start)
+        return (plan, report)
+    }
+
+    /// The tokens a vocabulary pruned on `documents` keeps (`VocabularyPruner.select`), with
+    /// the special ids config.json and generation_config.json name; `size`: exactly that many,
+    /// by frequency.
+    func vocabularySelection(documents: [String], size: Int?, tokenizer: Tokenizer? = nil,
+                             threads: Int) throws -> VocabularyPruner.Selection {
+        var required = PrunedConfigFiles.tokenIds(in: configJSON)
+        if let g = try optionalJSON("generation_config.json") { required += PrunedConfigFiles.tokenIds(in: g) }
+        return try VocabularyPruner.select(tokenizerJSON: try Self.readJSON(tokenizerPath),
+                                           tokenizer: try tokenizer ?? loadTokenizer(for: "vocabulary pruning"),
+                                           documents: documents, requiredIds: required, rows: embeddingRows, threads: threads,
+                                           maxTokens: size)
+    }
+
+    /// `verdant prune --vocab-corpus F --vocab-size N`'s plan for documents already read
+    /// (`corpus` names them in the report): only the vocabulary pruned. `verdant search`
+    /// builds its students' vocabularies with it from the training split.
+    public func vocabularyPlan(documents: [String], corpus: String, size: Int,
+                               threads: Int) throws -> (PruningPlan, PruningReport) {
+        guard size >= 1 else { throw PruningError.invalidOption("--vocab-size must be ≥ 1, got \(size)") }
+        let start = Date()
+        let selection = try vocabularySelection(documents: documents, size: size, threads: threads)
+        let plan = PruningPlan(vocabulary: selection.keptIds)
+        try plan.validate(config: config, embeddingRows: embeddingRows)
+        var report = PruningReport(
+            source: directory, modelType: config.modelType, parametersBefore: checkpoint.parameterCount,
+            parametersAfter: 0, removedFraction: 0, zeroedParameters: 0, shapeBefore: .init(config),
+            shapeAfter: .init(config), plan: plan, scoringSeconds: 0)
+        report.vocabulary = .init(corpus: corpus, stats: selection.stats)
         report.scoringSeconds = Date().timeIntervalSince(start)
         return (plan, report)
     }

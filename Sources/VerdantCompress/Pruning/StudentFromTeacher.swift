@@ -148,11 +148,8 @@ extension Pruner {
             guard let corpus = options.vocabularyCorpus else {
                 throw PruningError.invalidOption("the student's vocab_size \(student.vocabSize) is below the model's \(embeddingRows): give --vocab-corpus FILE to choose its tokens")
             }
-            var required = PrunedConfigFiles.tokenIds(in: configJSON)
-            if let g = try optionalJSON("generation_config.json") { required += PrunedConfigFiles.tokenIds(in: g) }
-            let selection = try VocabularyPruner.select(tokenizerJSON: try Self.readJSON(tokenizerPath), tokenizer: tokenizer,
-                                                        documents: try readCorpus(corpus), requiredIds: required,
-                                                        rows: embeddingRows, threads: options.threads, maxTokens: student.vocabSize)
+            let selection = try vocabularySelection(documents: try readCorpus(corpus), size: student.vocabSize,
+                                                    tokenizer: tokenizer, threads: options.threads)
             vocabulary = selection.keptIds
             vocabularyReport = .init(corpus: corpus, stats: selection.stats)
         }

@@ -48,7 +48,7 @@ public enum Activation: String, Sendable {
     case geluTanh
     case relu
 
-    init(huggingFace name: String) throws {
+    public init(huggingFace name: String) throws {
         switch name {
         case "silu", "swish": self = .silu
         case "gelu": self = .gelu

@@ -7,12 +7,16 @@ public struct Budget: Sendable, Equatable {
     public var maxFlopsPerToken: Int?
     /// f32 KV-cache bytes at full context.
     public var maxKVCacheBytes: Int?
+    /// Set when every student must be cut-able from this teacher (`--init from-teacher`).
+    public var teacher: TeacherLimits?
 
-    public init(sizeBytes: Int, storage: StorageFormat, maxFlopsPerToken: Int? = nil, maxKVCacheBytes: Int? = nil) {
+    public init(sizeBytes: Int, storage: StorageFormat, maxFlopsPerToken: Int? = nil, maxKVCacheBytes: Int? = nil,
+                teacher: TeacherLimits? = nil) {
         self.sizeBytes = sizeBytes
         self.storage = storage
         self.maxFlopsPerToken = maxFlopsPerToken
         self.maxKVCacheBytes = maxKVCacheBytes
+        self.teacher = teacher
     }
 
     /// Whether `shape` meets every limit, computed directly (no solver): the check the
@@ -22,6 +26,7 @@ public struct Budget: Sendable, Equatable {
         guard shape.bytes(storage) <= sizeBytes else { return false }
         if let f = maxFlopsPerToken, shape.flopsPerToken(span: shape.context) > f { return false }
         if let k = maxKVCacheBytes, shape.kvCacheBytes > k { return false }
+        if let t = teacher, !t.admits(shape) { return false }
         return true
     }
 }

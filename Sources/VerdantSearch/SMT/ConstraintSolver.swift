@@ -1,8 +1,10 @@
 import Foundation
+import VerdantModels
 
 /// The legal part of a configuration space, held by Z3: every configuration it returns or
 /// accepts satisfies hidden = heads × head size, heads divisible by kv heads, the exact
-/// stored size ≤ the budget and the optional FLOPs / KV-cache limits — proved by the solver
+/// stored size ≤ the budget, the optional FLOPs / KV-cache limits and, with
+/// `Budget.teacher`, the conditions for cutting it out of the teacher — proved by the solver
 /// on the exact formulas, never approximated by a box of bounds.
 ///
 /// Not thread-safe (one Z3 context); use one per task.
@@ -25,7 +27,7 @@ public final class ConstraintSolver {
         self.budget = budget
         let z = try Z3Solver(timeoutMilliseconds: timeoutMilliseconds)
         self.z = z
-        let (indices, terms) = try Self.declare(space, in: z)
+        let (indices, terms) = try Self.declare(space, in: z, teacher: budget.teacher)
         self.indices = indices
         self.terms = terms
         sizeTerm = try terms.bytes(z, budget.storage)
@@ -38,8 +40,8 @@ public final class ConstraintSolver {
 
     /// Gene index variables with their domains, the value of every integer gene the shape
     /// uses, and the shape rules (which hold whatever the budget).
-    private static func declare(_ space: ConfigurationSpace, in z: Z3Solver,
-                                shapeRules: Bool = true) throws -> ([Z3Solver.Term], ShapeTerms) {
+    private static func declare(_ space: ConfigurationSpace, in z: Z3Solver, shapeRules: Bool = true,
+                                teacher: TeacherLimits? = nil) throws -> ([Z3Solver.Term], ShapeTerms) {
         var indices: [Z3Solver.Term] = []
         var factors: [String: Factor] = [:]
         for (gi, g) in space.genes.enumerated() {
@@ -89,7 +91,45 @@ public final class ConstraintSolver {
                 try z.assert(z.equal(divisible, z.int(1)))
             }
         }
+        if let teacher { try assertCutable(teacher, space: space, terms: t, indices: indices, in: z) }
         return (indices, t)
+    }
+
+    /// `--init from-teacher`'s requirements (TeacherLimits) as constraints, so that every
+    /// legal configuration can be cut out of the teacher. A requirement no value of the space
+    /// can meet is named at once, rather than reported later as an empty space.
+    private static func assertCutable(_ limits: TeacherLimits, space: ConfigurationSpace, terms t: ShapeTerms,
+                                      indices: [Z3Solver.Term], in z: Z3Solver) throws {
+        let l = limits.teacher
+        func need(_ ok: Bool, _ why: @autoclosure () -> String) throws {
+            if !ok { throw SpaceError.infeasible("--init from-teacher: \(why())") }
+        }
+        try need(space.architecture == .llama && l.family == .llama, "students are cut from a teacher of the llama family only; the space declares \(space.architecture.rawValue)")
+        // The students' config.json (`studentConfig`) has no biases, so neither may the teacher.
+        try need(!space.qkvBias && !space.outputBias && !l.qkvBias && !l.outputBias && !l.mlpBias,
+                 "students are written without biases, so the space (qkv \(space.qkvBias), output \(space.outputBias)) and the teacher (qkv \(l.qkvBias), output \(l.outputBias), mlp \(l.mlpBias)) must have none")
+        let headSizes = space.geneIndex(GeneName.headSize).map { space.genes[$0].values.compactMap(\.intValue) } ?? []
+        try need(headSizes.contains(l.headDim), "head_size must be the teacher's \(l.headDim) (heads are kept whole), which the space's \(headSizes) lacks")
+        if let gi = space.geneIndex(GeneName.activation) {
+            let values = space.genes[gi].values
+            let allowed = values.indices.filter { values[$0].stringValue.flatMap { try? Activation(huggingFace: $0) } == limits.activation }
+            try need(!allowed.isEmpty, "the activation must be the teacher's \(limits.activation.rawValue), which the space's activation gene lacks")
+            try z.assert(z.or(allowed.map { try z.equal(indices[gi], z.int($0)) }))
+        } else {
+            try need((try? Activation(huggingFace: TeacherLimits.defaultActivation)) == limits.activation,
+                     "the space has no activation gene (students use \(TeacherLimits.defaultActivation)) but the teacher's is \(limits.activation.rawValue)")
+        }
+        if space.geneIndex(GeneName.tiedEmbeddings) == nil {
+            try need(l.tiedEmbeddings, "the space has no tied_embeddings gene (students are tied) but the teacher's embeddings are untied")
+        }
+        try z.assert(z.equal(t.tied.term, z.int(l.tiedEmbeddings ? 1 : 0)))
+        try z.assert(z.equal(t.headDim.term, z.int(l.headDim)))
+        let bounds: [(Z3Solver.Term, Int)] = [(t.layers.term, l.layers), (t.hidden.term, l.hidden), (t.heads.term, l.heads),
+                                              (t.kvHeads.term, l.kvHeads), (t.intermediate, l.intermediate), (t.vocab, l.vocab)]
+        for (term, limit) in bounds { try z.assert(z.lessOrEqual(term, z.int(limit))) }
+        // heads / kv_heads ≤ the teacher's group size, as a product with a constant (linear);
+        // heads are already a multiple of kv_heads.
+        try z.assert(z.lessOrEqual(t.heads.term, z.times(limits.queriesPerGroup, t.kvHeads.term)))
     }
 
     /// The message for an empty legal space: either the shape rules alone contradict each
@@ -97,9 +137,13 @@ public final class ConstraintSolver {
     /// size bound) is larger than the budget.
     private static func infeasibility(space: ConfigurationSpace, budget: Budget) throws -> SpaceError {
         let z = try Z3Solver()
-        let (_, t) = try declare(space, in: z)
+        let (_, t) = try declare(space, in: z, teacher: budget.teacher)
         let name = budget.storage.name
         guard try z.check() else {
+            if let limits = budget.teacher {
+                let l = limits.teacher
+                return .infeasible("the space has no configuration with hidden_size = attention_heads × head_size and attention_heads divisible by kv_heads that --init from-teacher can cut from the teacher (head_size \(l.headDim), at most \(l.layers) layers, hidden \(l.hidden), \(l.heads) heads, \(l.kvHeads) kv heads with ≤ \(limits.queriesPerGroup) heads each, intermediate \(l.intermediate), vocabulary \(l.vocab))")
+            }
             return .infeasible("the space has no configuration with hidden_size = attention_heads × head_size and attention_heads divisible by kv_heads")
         }
         let size = try t.bytes(z, budget.storage)

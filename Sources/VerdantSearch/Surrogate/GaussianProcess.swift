@@ -46,6 +46,15 @@ public struct GaussianProcess: Regressor {
         yMean = y.reduce(0, +) / Double(n)
         let sd = (y.reduce(0) { $0 + ($1 - yMean) * ($1 - yMean) } / Double(n)).squareRoot()
         yScale = sd > 0 ? sd : 1
+        // Equal scores (e.g. every sample at ES 0 after a tiny budget) leave no signal to fit:
+        // the posterior mean is their value, as with an infinite length scale.
+        guard sd > 0 else {
+            hyperparameters = nil
+            logMarginalLikelihood = -.infinity
+            weights = []
+            xs = []
+            return
+        }
         let t = y.map { ($0 - yMean) / yScale }
         var best: (Double, Hyperparameters, [Double])?
         for kernel in kernels {
