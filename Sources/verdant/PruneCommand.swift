@@ -95,7 +95,8 @@ struct PruneCommand: ParsableCommand {
 
     func validate() throws {
         if lasso.groupLasso {
-            try lasso.validate(structural: vocabCorpus != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0 || plan != nil)
+            try lasso.validate(structural: vocabCorpus != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0 || plan != nil,
+                               tokens: training.tokens)
             return
         }
         try lasso.validateUnused()
