@@ -342,14 +342,19 @@ public final class GroupMask: WeightConstraint, @unchecked Sendable {
         }
     }
 
-    /// Groups removed, and how many of them were already exactly zero in `values`.
-    public func removedCounts(zeroIn values: UnsafePointer<Float>) -> (removed: Int, zero: Int, total: Int) {
-        var r = 0, z = 0, t = 0
+    /// Groups removed, how many of them are exactly zero in `values`, and the largest
+    /// norm among them (what a penalty must erase to zero the whole cut).
+    public func removedCounts(zeroIn values: UnsafePointer<Float>) -> (removed: Int, zero: Int, total: Int, largestNorm: Float) {
+        var r = 0, z = 0, t = 0, largest: Float = 0
         for (list, (_, ns)) in zip(removed, groups.norms(values)) {
             t += list.count
-            for (cut, n) in zip(list, ns) where cut { r += 1; if n == 0 { z += 1 } }
+            for (cut, n) in zip(list, ns) where cut {
+                r += 1
+                if n == 0 { z += 1 }
+                largest = max(largest, n)
+            }
         }
-        return (r, z, t)
+        return (r, z, t, largest)
     }
 }
 

@@ -106,6 +106,16 @@ extension PruneCommand {
             printError(String(format: "prune --group-lasso: %@ groups (%d weights), α %g (%@, penalize %@), %d tokens of data, %d steps × %d tokens, %d threads",
                               kind.rawValue, groups.coveredWeights, alpha, schedule.rawValue, target.rawValue, run.streamTokens,
                               run.steps, run.perStep, pool.threads))
+            if let prox = run.trainer.constraint as? GroupLassoProximal {
+                // What α zeroes the cut: the proximal steps add up to √|g|·Σ_t lr_t·α_t, which must reach the
+                // largest norm the cut removes (from the weights as they are now; Adam's own steps push back by
+                // up to ≈ 1 in α units, and the cut set moves as the model trains, so this is a guide).
+                let largest = GroupMask(groups: groups, values: store.values, sparsity: sparsity).removedCounts(zeroIn: store.values).largestNorm
+                let unit = (0..<run.steps).reduce(0.0) { $0 + Double(run.trainer.options.schedule.rate(step: $1)) * Double(prox.alpha(step: $1) / alpha) }
+                let needed = Double(largest) / (Double(groups.groupSize).squareRoot() * max(unit, 1e-30))
+                printError(String(format: "the cut at S %g removes groups of norm up to %.4g now; α ≳ %.3g would zero them all by the last step of this schedule",
+                                  sparsity, largest, needed))
+            }
             let zeros = GroupLassoProximal(groups: groups, alpha: 0)
             // The share of exactly-zero groups shows the penalty at work (norms: one pass over the grouped weights).
             let before = run.trainer.step
