@@ -97,6 +97,9 @@ extension PruneCommand {
         var weightsDirectory = modelDir
         var note: [String: Any] = ["fine_tuned": false]
         var penaltyStepsRun = 0
+        // Where the penalty phase left the data stream: the recovery reads on from there, so it does not
+        // re-fit the windows the penalty phase has just trained on.
+        var dataPosition: String?
         if let data = lasso.data, let alpha = lasso.alpha {
             let run = try TrainingRun(store: store, modelDir: modelDir, data: data, out: out, lr: lasso.lr, accumulate: 1,
                                       training: training, pool: pool, settings: settings.merging(["phase": "penalty"]) { $1 }) { steps in
@@ -123,6 +126,7 @@ extension PruneCommand {
                 String(format: "  zero groups %.1f%%", 100 * zeros.penalty(t.store.values).zeroFraction)
             }
             penaltyStepsRun = run.trainer.step - before
+            dataPosition = run.trainer.data.position
             note = ["fine_tuned": true, "alpha": Double(alpha), "alpha_schedule": schedule.rawValue, "penalize": target.rawValue,
                     "lr": Double(lasso.lr), "tokens": run.trainer.tokensSeen, "steps": run.trainer.step, "data": data,
                     "checkpoint": weightsDirectory]
@@ -146,7 +150,8 @@ extension PruneCommand {
             mask.zero(store.values, pool: pool)
             let run = try TrainingRun(store: store, modelDir: modelDir, data: data, out: out, lr: lasso.lr, accumulate: 1,
                                       training: training, pool: pool, root: root, tokens: lasso.recoverTokens,
-                                      resume: resume ? .ifAny : .no, settings: settings.merging(["phase": "recovery"]) { $1 }) { _ in mask }
+                                      resume: resume ? .ifAny : .no, settings: settings.merging(["phase": "recovery"]) { $1 },
+                                      dataPosition: dataPosition) { _ in mask }
             printError(String(format: "recovery: %d steps × %d tokens with the removed groups held at zero, no penalty",
                               run.steps, run.perStep))
             weightsDirectory = try run.run(training: training, source: modelDir, dtype: nil)

@@ -28,7 +28,8 @@ struct TrainingRun {
     /// --tokens); resume: default from --resume; settings: what a resume must match.
     init(store: ParameterStore, modelDir: String, data: String, out: String, lr: Float, accumulate: Int,
          training: TrainingRunOptions, pool: ThreadPool, root: String? = nil, tokens: Int? = nil, resume: Resume? = nil,
-         settings: [String: String] = [:], makeConstraint: (_ steps: Int) -> (any WeightConstraint)? = { _ in nil }) throws {
+         settings: [String: String] = [:], dataPosition: String? = nil,
+         makeConstraint: (_ steps: Int) -> (any WeightConstraint)? = { _ in nil }) throws {
         let config = store.config
         guard training.context <= config.maxPositions else {
             throw CLIError("--context \(training.context) exceeds the model's \(config.maxPositions) positions")
@@ -56,6 +57,8 @@ struct TrainingRun {
         trainer.runSettings = settings
         streamTokens = stream.tokens.count
         checkpointRoot = root ?? Self.checkpointRoot(out: out)
+        // A later phase continues the stream where the earlier one stopped (unless its own checkpoint says otherwise).
+        if let p = dataPosition { try trainer.data.restore(position: p) }
         let mode = resume ?? (training.resume ? .required : .no)
         if mode != .no {
             guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
