@@ -1,6 +1,16 @@
 import VerdantModels
 import VerdantTensors
 
+/// A constraint on the weights around each optimizer update (Group Lasso's proximal
+/// step, the pruning mask of a recovery run after the cut).
+public protocol WeightConstraint: AnyObject, Sendable {
+    /// Before clipping and AdamW (model layout): a mask zeroes the gradients of removed
+    /// groups so they count neither in the clipping norm nor in the moments.
+    func prepareGradients(_ gradients: UnsafeMutablePointer<Float>, pool: ThreadPool)
+    /// After AdamW, with that update's learning rate and 0-based step index.
+    func apply(_ values: UnsafeMutablePointer<Float>, learningRate: Float, step: Int, pool: ThreadPool)
+}
+
 /// What one optimizer step did.
 public struct StepReport: Sendable {
     public var step: Int
@@ -31,9 +41,12 @@ public final class Trainer {
     public internal(set) var tokensSeen = 0
     /// For stochastic parts of future losses (dropout, LoRA init); saved and restored.
     public var rng: RandomSource
-    /// A proximal step run after every AdamW update with the step's learning rate
-    /// (Group Lasso pruning); nil for plain training.
-    public var proximal: GroupLassoProximal?
+    /// Run around every AdamW update (Group Lasso's proximal step, a pruning mask);
+    /// nil for plain training.
+    public var constraint: (any WeightConstraint)?
+    /// What a resumed run must match besides the options (e.g. the Group Lasso α,
+    /// schedule, groups and sparsity): saved in trainer_state.json, compared on restore.
+    public var runSettings: [String: String] = [:]
 
     public init(store: ParameterStore, options: TrainingOptions, data: TrainingDataSource, pool: ThreadPool,
                 loss: TokenLoss = CrossEntropyLoss()) throws {
@@ -77,11 +90,12 @@ public final class Trainer {
         let meanLoss = sum / Double(counted)
         guard meanLoss.isFinite else { throw TrainingError.data("loss became \(meanLoss) at step \(step + 1); lower --lr") }
         let t0 = ContinuousClock.now
+        constraint?.prepareGradients(store.gradients, pool: pool)
         let norm = gradientNorm(store, pool: pool)
         let lr = o.schedule.rate(step: step)
         // Clipping is folded into the update (one pass over the gradients, not two).
         optimizer.update(store: store, learningRate: lr, gradientScale: clippingFactor(norm: norm, maxNorm: o.clip), pool: pool)
-        proximal?.apply(store.values, learningRate: lr, pool: pool)
+        constraint?.apply(store.values, learningRate: lr, step: step, pool: pool)
         let d = ContinuousClock.now - t0
         timings.optimizer += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         step += 1

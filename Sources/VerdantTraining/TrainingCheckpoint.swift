@@ -26,6 +26,8 @@ public enum TrainingCheckpoint {
         /// LoRA adapters as "base weight: rank r, scale s" (absent for full fine-tuning and in
         /// older checkpoints): a resume must put the same adapters on the same weights.
         var lora: [String]?
+        /// Trainer.runSettings (absent when empty and in older checkpoints).
+        var settings: [String: String]?
     }
 
     static func loraSummary(_ store: ParameterStore) -> [String] {
@@ -73,7 +75,8 @@ public enum TrainingCheckpoint {
         let state = State(step: trainer.step, tokensSeen: trainer.tokensSeen, adamStep: trainer.optimizer.step,
                           dataPosition: trainer.data.position,
                           rngState: trainer.rng.state.map { String($0, radix: 16) }, options: trainer.options,
-                          lora: trainer.store.adapters.isEmpty ? nil : loraSummary(trainer.store))
+                          lora: trainer.store.adapters.isEmpty ? nil : loraSummary(trainer.store),
+                          settings: trainer.runSettings.isEmpty ? nil : trainer.runSettings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let stateData = try encoder.encode(state)
@@ -103,6 +106,13 @@ public enum TrainingCheckpoint {
         guard state.lora == lora else {
             throw TrainingError.checkpoint("\(directory) was trained with LoRA adapters \(state.lora ?? ["none"]); "
                 + "this run has \(lora ?? ["none"]) (same --full / --lora-rank / --lora-alpha / --targets as the run that saved it)")
+        }
+        let saved = state.settings ?? [:], asked = trainer.runSettings
+        guard saved == asked else {
+            let keys = Set(saved.keys).union(asked.keys).filter { saved[$0] != asked[$0] }.sorted()
+            let describe = { (d: [String: String]) in keys.map { "\($0) \(d[$0] ?? "unset")" }.joined(separator: ", ") }
+            throw TrainingError.checkpoint("\(directory) was saved with \(describe(saved)); this run asks for \(describe(asked)). "
+                + "Resume with the settings of the run that saved it, or start afresh into another --out (or without --resume, with --force)")
         }
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: (directory as NSString).appendingPathComponent(optimizerFile)) } catch {

@@ -22,7 +22,9 @@ struct PruneCommand: ParsableCommand {
         removes the groups with the smallest norms until --sparsity of the grouped weights is gone: \
         1x2 tiles of q/k/v/o/gate/up/down (stored in the sparse bf16_sparse1x2 format), or FFN \
         neurons (row: gate+up rows, column: down column; a smaller dense checkpoint). Without \
-        --data it only prunes by group norm (the magnitude baseline); --alpha 0 fine-tunes without penalty.
+        --alpha it only prunes by group norm (the magnitude baseline); --alpha 0 fine-tunes without penalty; \
+        --penalize cut shrinks only the groups the cut would remove; --recover-tokens trains the kept \
+        weights after the cut with the removed groups held at zero.
         """)
 
     @Argument(help: "Model directory (Hugging Face layout).")
@@ -95,7 +97,8 @@ struct PruneCommand: ParsableCommand {
 
     func validate() throws {
         if lasso.groupLasso {
-            try lasso.validate(structural: vocabCorpus != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0 || plan != nil)
+            try lasso.validate(structural: vocabCorpus != nil || dropLayers > 0 || ffnRatio > 0 || headsRatio > 0 || plan != nil,
+                               tokens: training.tokens)
             return
         }
         try lasso.validateUnused()

@@ -19,8 +19,17 @@ struct TrainingRun {
         (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".checkpoints"
     }
 
+    /// When to restore from checkpointRoot: never, the newest checkpoint (an error when
+    /// there is none: `--resume` of a single-phase run), or the newest if any (a later
+    /// phase of a resumed run may not have started yet).
+    enum Resume { case no, required, ifAny }
+
+    /// root: where checkpoints go (default OUT.checkpoints); tokens: the budget (default
+    /// --tokens); resume: default from --resume; settings: what a resume must match.
     init(store: ParameterStore, modelDir: String, data: String, out: String, lr: Float, accumulate: Int,
-         training: TrainingRunOptions, pool: ThreadPool, proximal: GroupLassoProximal? = nil) throws {
+         training: TrainingRunOptions, pool: ThreadPool, root: String? = nil, tokens: Int? = nil, resume: Resume? = nil,
+         settings: [String: String] = [:], dataPosition: String? = nil,
+         makeConstraint: (_ steps: Int) -> (any WeightConstraint)? = { _ in nil }) throws {
         let config = store.config
         guard training.context <= config.maxPositions else {
             throw CLIError("--context \(training.context) exceeds the model's \(config.maxPositions) positions")
@@ -37,18 +46,23 @@ struct TrainingRun {
 
         let sequences = (training.batchTokens ?? min(8, stream.sequencesPerEpoch) * training.context) / training.context
         perStep = sequences * training.context * accumulate
-        steps = max(1, (stream.sequenceCount(tokens: training.tokens) * training.context + perStep - 1) / perStep)
+        steps = max(1, (stream.sequenceCount(tokens: tokens ?? training.tokens) * training.context + perStep - 1) / perStep)
         let lrSchedule = try LearningRateSchedule(peak: lr, warmupSteps: training.warmup ?? min(100, steps / 10), totalSteps: steps,
                                                 decay: training.schedule)
         let options = try TrainingOptions(context: training.context, sequences: sequences, accumulate: accumulate, schedule: lrSchedule,
                                           adamW: try AdamWSettings(weightDecay: training.weightDecay), clip: training.clip, seed: training.seed,
                                           saveEvery: training.saveEvery)
         trainer = try Trainer(store: store, options: options, data: source, pool: pool)
-        trainer.proximal = proximal
+        trainer.constraint = makeConstraint(steps)
+        trainer.runSettings = settings
         streamTokens = stream.tokens.count
-        checkpointRoot = Self.checkpointRoot(out: out)
-        if training.resume {
+        checkpointRoot = root ?? Self.checkpointRoot(out: out)
+        // A later phase continues the stream where the earlier one stopped (unless its own checkpoint says otherwise).
+        if let p = dataPosition { try trainer.data.restore(position: p) }
+        let mode = resume ?? (training.resume ? .required : .no)
+        if mode != .no {
             guard let last = TrainingCheckpoint.steps(in: checkpointRoot).last else {
+                if mode == .ifAny { return }
                 throw CLIError("--resume: no checkpoint in \(checkpointRoot)")
             }
             try TrainingCheckpoint.restore(trainer, from: TrainingCheckpoint.directory(root: checkpointRoot, step: last))
@@ -64,6 +78,10 @@ struct TrainingRun {
              extra: (Trainer) -> String = { _ in "" }) throws -> String {
         let start = Date()
         let startStep = trainer.step
+        // A resumed run that had already finished: its last checkpoint is the result.
+        if trainer.isFinished && TrainingCheckpoint.steps(in: checkpointRoot).last == trainer.step {
+            return TrainingCheckpoint.directory(root: checkpointRoot, step: trainer.step)
+        }
         var last = start
         while !trainer.isFinished {
             let r = try trainer.trainStep()

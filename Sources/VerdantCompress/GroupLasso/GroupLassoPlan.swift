@@ -1,20 +1,18 @@
-/// Turns Group Lasso neuron norms into a pruning plan for the structural slicer.
+/// Turns a Group Lasso cut of FFN neurons into a pruning plan for the structural slicer.
 public enum GroupLassoPlan {
-    /// norms: per layer, the norm of each FFN neuron's group. Every layer removes
-    /// round(sparsity · intermediate) of its smallest-norm neurons (ties: the lower
-    /// index goes first), because the config has one intermediate_size.
-    public static func ffnPlan(norms: [[Float]], sparsity: Double) throws(PruningError) -> PruningPlan {
-        guard let width = norms.first?.count, width > 0, norms.allSatisfy({ $0.count == width }) else {
+    /// removed: per layer, true for each FFN neuron the cut removes (GroupMask.removed:
+    /// round(sparsity · intermediate) smallest-norm neurons per layer, ties to the lower
+    /// index, because the config has one intermediate_size).
+    public static func ffnPlan(removed: [[Bool]], sparsity: Double) throws(PruningError) -> PruningPlan {
+        guard let width = removed.first?.count, width > 0, removed.allSatisfy({ $0.count == width }) else {
             throw .invalidOption("Group Lasso: every layer needs the same number of FFN neurons")
         }
-        let remove = Int((sparsity * Double(width)).rounded())
-        guard remove > 0, remove < width else {
-            throw .invalidOption("--sparsity \(sparsity) removes \(remove) of \(width) neurons per layer: at least one must go and one stay")
+        let counts = removed.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } }
+        guard let remove = counts.first, counts.allSatisfy({ $0 == remove }), remove > 0, remove < width else {
+            throw .invalidOption("--sparsity \(sparsity) removes \(counts.first ?? 0) of \(width) neurons per layer: at least one must go and one stay")
         }
-        let layers = norms.enumerated().map { l, ns in
-            let order = ns.indices.sorted { ns[$0] != ns[$1] ? ns[$0] < ns[$1] : $0 < $1 }
-            return PruningPlan.LayerNeurons(layer: l, kept: order[remove...].sorted())
-        }
-        return PruningPlan(ffn: layers)
+        return PruningPlan(ffn: removed.enumerated().map { l, r in
+            PruningPlan.LayerNeurons(layer: l, kept: r.indices.filter { !r[$0] })
+        })
     }
 }

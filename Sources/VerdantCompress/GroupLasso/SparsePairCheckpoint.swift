@@ -12,22 +12,24 @@ public enum SparsePairCheckpoint {
         public var bytes: Int
     }
 
-    /// norms: per grouped matrix (by checkpoint name), the norm of each tile in
-    /// row-major order. Each matrix loses round(sparsity · tiles) of its smallest
-    /// tiles (ties: the lower index goes first), so every matrix ends at the same share.
-    public static func write(store: ParameterStore, norms: [(name: String, norms: [Float])], sparsity: Double,
+    /// removed: per grouped matrix (by checkpoint name), true for each tile (row-major
+    /// pair order) the cut removes — GroupMask.removed, round(sparsity · tiles) of the
+    /// smallest per matrix, so every matrix ends at the same share.
+    public static func write(store: ParameterStore, removed cut: [(name: String, removed: [Bool])], sparsity: Double,
                              source: String, out: String, force: Bool, note: [String: Any]) throws -> Result {
         var weights = SafetensorsWriter(metadata: ["format": "pt"])
         var manifest: [String: QuantizedTensorEntry] = [:]
         var removed = 0, total = 0
-        let byName = Dictionary(uniqueKeysWithValues: norms.map { ($0.name, $0.norms) })
+        let byName = Dictionary(uniqueKeysWithValues: cut.map { ($0.name, $0.removed) })
         for p in store.parameters where !store.isAdapterTensor(p.name) {
             guard let values = store.checkpointValues(p.name) else { continue }
-            if let ns = byName[p.name] {
+            if let r = byName[p.name] {
                 let rows = p.shape[0], cols = p.shape[1]
-                let drop = Int((sparsity * Double(ns.count)).rounded())
-                var keep = [Bool](repeating: true, count: ns.count)
-                for i in ns.indices.sorted(by: { ns[$0] != ns[$1] ? ns[$0] < ns[$1] : $0 < $1 }).prefix(drop) { keep[i] = false }
+                guard r.count == rows * cols / 2 else {
+                    throw PruningError.invalidOption("\(p.name): a cut of \(r.count) tiles for a \(rows) × \(cols) matrix")
+                }
+                let keep = r.map { !$0 }
+                let drop = r.count - keep.reduce(0) { $0 + ($1 ? 1 : 0) }
                 let bytes = try values.withUnsafeBufferPointer { try SparsePairs.encode($0.baseAddress!, rows: rows, cols: cols, keep: keep) }
                 let owner = ByteBox(bytes)
                 let m = WeightMatrix(format: .bf16Sparse1x2, rows: rows, cols: cols, data: UnsafeRawPointer(owner.bytes.baseAddress!), owner: owner)
