@@ -6,8 +6,8 @@
 #   mageq-G-S : magnitude cut + TOKENS+RECOVER_TOKENS of masked recovery (the same total training as gl;
 #               EQUAL_BUDGET=0 skips it)
 #   gl-G-S    : Group Lasso penalty phase (TOKENS, ALPHA, SCHEDULE, PENALIZE) + cut + RECOVER_TOKENS of recovery
-# each also after `verdant quantize --scheme q8_0` when the output is a dense checkpoint (row/column;
-# `quantize` refuses 1x2's bf16_sparse1x2, so that column reads "–"), plus the dense teacher once.
+# each also after `verdant quantize --scheme q8_0` (1x2: q8_sparse1x2, the same tiles as int8; row/column:
+# dense q8_0), plus the dense teacher once.
 # Every model gets: model.safetensors bytes, perplexity (code-dev, PPL_TOKENS), ES/EM on ES_LIMIT
 # line-completion tasks. Results: OUT/results.tsv (one line per model) and OUT/results.md.
 #
@@ -121,10 +121,9 @@ for group in $GROUP_KINDS; do
         for m in "${models[@]}"; do
             method=${m%%-*}
             evaluate "$m" "$group" "$s" "$method" no
-            if [ "$group" != 1x2 ]; then
-                quantize "$m"
-                evaluate "$m-q8" "$group" "$s" "$method" q8_0
-            fi
+            # 1x2 quantizes to q8_sparse1x2 (int8 tiles, same mask), row/column to dense q8_0.
+            quantize "$m"
+            evaluate "$m-q8" "$group" "$s" "$method" q8_0
         done
         log "$group S $s done in $(( $(date +%s) - t0 )) s"
     done
