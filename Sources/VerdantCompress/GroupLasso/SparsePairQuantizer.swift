@@ -122,12 +122,8 @@ public enum SparsePairQuantizer {
         section["bits_per_weight"] = report.bitsPerWeight
         section["tensors"] = manifest.tensorsJSON
         config["quantization"] = section
-        report.seconds = monotonicSeconds() - start
-        let reportJSON = try JSONSerialization.data(withJSONObject: report.jsonObject, options: [.prettyPrinted, .sortedKeys])
-        progress("writing \(output)")
-        try writer.write(config: config, weights: out, files: ["quantization_report.json": reportJSON], copyFrom: directory)
-        report.diskBytesAfter = (try? Checkpoint(path: output).totalBytes) ?? 0
-        report.seconds = monotonicSeconds() - start
+        try report.writeModel(config: config, weights: out, writer: writer, source: directory, output: output,
+                              start: start, progress: progress)
         return report
     }
 }

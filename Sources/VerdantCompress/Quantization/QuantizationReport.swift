@@ -1,4 +1,5 @@
 import Foundation
+import VerdantModels
 
 /// What `verdant quantize` did to each tensor, and the totals.
 public struct QuantizationReport: Sendable {
@@ -48,5 +49,20 @@ public struct QuantizationReport: Sendable {
                 return d
             },
         ]
+    }
+}
+
+extension QuantizationReport {
+    /// The last step of every `verdant quantize` path: the model directory (config.json,
+    /// weights, this report as quantization_report.json) written atomically, then the
+    /// on-disk size and the total time filled in.
+    mutating func writeModel(config: [String: Any], weights: SafetensorsWriter, writer: ModelDirectoryWriter,
+                             source: String, output: String, start: Double, progress: (String) -> Void) throws {
+        seconds = monotonicSeconds() - start
+        let reportJSON = try JSONSerialization.data(withJSONObject: jsonObject, options: [.prettyPrinted, .sortedKeys])
+        progress("writing \(output)")
+        try writer.write(config: config, weights: weights, files: ["quantization_report.json": reportJSON], copyFrom: source)
+        diskBytesAfter = (try? Checkpoint(path: output).totalBytes) ?? 0
+        seconds = monotonicSeconds() - start
     }
 }
