@@ -95,13 +95,7 @@ struct QuantizedCheckpoint: WeightSource {
             throw ModelError.inconsistentQuantizedTensor(
                 name, "config.json declares \(e.format.name) [\(e.rows), \(e.cols)], which is stored as U8 [\(e.rows), \(rowBytes)], but the file holds \(view.info.dtype.rawValue) \(view.info.shape)")
         }
-        let m = WeightMatrix(format: e.format, rows: e.rows, cols: e.cols, data: view.data, owner: view.owner)
-        if !dequantize { return m }
-        var values = [Float](repeating: 0, count: e.rows * e.cols)
-        values.withUnsafeMutableBufferPointer { v in
-            for r in 0..<e.rows { m.copyRow(r, into: v.baseAddress! + r * e.cols) }
-        }
-        return WeightMatrix.f32(rows: e.rows, cols: e.cols, values: values)
+        return served(WeightMatrix(format: e.format, rows: e.rows, cols: e.cols, data: view.data, owner: view.owner))
     }
 
     func vector(_ name: String) throws -> [Float] {
@@ -113,6 +107,16 @@ struct QuantizedCheckpoint: WeightSource {
 }
 
 extension QuantizedCheckpoint {
+    /// The stored matrix as the model gets it: as stored, or widened to f32 when dequantizing.
+    func served(_ m: WeightMatrix) -> WeightMatrix {
+        if !dequantize { return m }
+        var values = [Float](repeating: 0, count: m.rows * m.cols)
+        values.withUnsafeMutableBufferPointer { v in
+            for r in 0..<m.rows { m.copyRow(r, into: v.baseAddress! + r * m.cols) }
+        }
+        return WeightMatrix.f32(rows: m.rows, cols: m.cols, values: values)
+    }
+
     /// A sparse 1×2 tensor: one flat U8 run whose masks, row starts (and scales) are
     /// checked against the declared shape before any kernel reads it.
     func sparseMatrix(_ name: String, _ e: QuantizedTensorEntry, _ view: TensorView, _ v: SparsePairValues) throws -> WeightMatrix {
@@ -128,12 +132,6 @@ extension QuantizedCheckpoint {
         } catch {
             throw ModelError.inconsistentQuantizedTensor(name, error.description)
         }
-        let m = WeightMatrix(format: e.format, rows: e.rows, cols: e.cols, data: view.data, owner: view.owner)
-        if !dequantize { return m }
-        var values = [Float](repeating: 0, count: e.rows * e.cols)
-        values.withUnsafeMutableBufferPointer { v in
-            for r in 0..<e.rows { m.copyRow(r, into: v.baseAddress! + r * e.cols) }
-        }
-        return WeightMatrix.f32(rows: e.rows, cols: e.cols, values: values)
+        return served(WeightMatrix(format: e.format, rows: e.rows, cols: e.cols, data: view.data, owner: view.owner))
     }
 }

@@ -75,14 +75,17 @@ public enum SparsePairs {
                 base.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 4 * r, as: UInt32.self)
                 for k in 0..<mpr {
                     var mask: UInt16 = 0
-                    var amax: Float = 0
-                    for b in 0..<tilesPerMask where keep[r * cols / 2 + k * tilesPerMask + b] {
-                        let c = r * cols + 32 * k + 2 * b
-                        amax = max(amax, abs(values[c]), abs(values[c + 1]))
+                    var d: Float = 0
+                    if v == .q8 {
+                        var amax: Float = 0
+                        for b in 0..<tilesPerMask where keep[r * cols / 2 + k * tilesPerMask + b] {
+                            let c = r * cols + 32 * k + 2 * b
+                            amax = max(amax, abs(values[c]), abs(values[c + 1]))
+                        }
+                        let dBits = floatToF16(amax / 127)
+                        d = f16ToFloat(dBits)
+                        base.storeBytes(of: dBits.littleEndian, toByteOffset: sOff + 2 * (r * mpr + k), as: UInt16.self)
                     }
-                    let dBits = floatToF16(amax / 127)
-                    let d = f16ToFloat(dBits)
-                    if v == .q8 { base.storeBytes(of: dBits.littleEndian, toByteOffset: sOff + 2 * (r * mpr + k), as: UInt16.self) }
                     for b in 0..<tilesPerMask {
                         let p = k * tilesPerMask + b
                         guard keep[r * cols / 2 + p] else { continue }
